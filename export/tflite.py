@@ -1,0 +1,56 @@
+"""TFLite export of a run's networks, and their re-evaluation with ai-edge-litert.
+
+`python -m export.tflite --workdir RUN_DIR` exports and evaluates the networks of a
+finished run (its stored config says which); `tfprune.run` calls the same code when
+`export.tflite` is on. Each .tflite file is converted from the stripped checkpoint and
+run in batches on every test distribution of the run.
+"""
+import os
+import sys
+
+
+import tfprune  # noqa: F401
+import tensorflow as tf
+
+from export import litert
+from tfprune import io as io_lib
+
+VARIANT = "float32"
+
+
+def convert(model):
+    """The float32 TFLite flatbuffer of a plain Keras model (input batch left dynamic)."""
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def export_and_evaluate(network_id, checkpoint, distributions, workdir, threads):
+    """Convert (once) and evaluate (once) a checkpoint; returns file, size, delegate, predictions."""
+    path = os.path.join(workdir, "tflite", f"{network_id}.{VARIANT}.tflite")
+    if not os.path.exists(path):
+        model = tf.keras.models.load_model(checkpoint, compile=False)
+        io_lib.write_bytes(path, convert(model))
+    interpreter = litert.TFLiteModel(path, threads=threads)
+    cache = os.path.join(workdir, "predictions", f"{network_id}.tflite-{VARIANT}.npz")
+    predictions = io_lib.load_arrays(cache, distributions)
+    if predictions is None:
+        predictions = {name: interpreter.predict(images) for name, images in distributions.items()}
+        io_lib.save_arrays(cache, predictions)
+    return dict(file=os.path.relpath(path, workdir), size_bytes=os.path.getsize(path),
+                delegate=interpreter.delegate, predictions=predictions)
+
+
+def main(argv=None):
+    from absl import app, flags
+    from tfprune import pipeline
+
+    flags.DEFINE_string("workdir", None, "Run directory of a finished tfprune.run.")
+    flags.mark_flag_as_required("workdir")
+
+    def run(_):
+        return pipeline.main_guarded(lambda: pipeline.run_stored(flags.FLAGS.workdir))
+
+    app.run(run, argv=argv or sys.argv)
+
+
+if __name__ == "__main__":
+    main()

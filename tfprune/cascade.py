@@ -1,0 +1,107 @@
+"""Iterative prune-retrain ("cascade") of one method: each cycle prunes the previous
+cycle's network to the next target ratio and retrains it with the rewound schedule.
+
+A Keras callback lets the method choose the masks when retraining begins; TF-MOT's
+one-shot schedule installs them at the first step and keeps them fixed. Each finished
+cycle is saved (stripped, atomically) before the next begins, so a rerun continues
+after the last finished cycle.
+"""
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+import tfprune  # noqa: F401
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+
+from tfprune import io as io_lib
+from tfprune import methods as methods_lib
+from tfprune import models, train, wrappers
+
+
+def keep_budget(model, prune_ratio, total_params):
+    """Prunable weights to keep so that `prune_ratio` of all parent parameters is gone."""
+    prunable = sum(int(np.prod(k.shape)) for k in wrappers.prunable_kernels(model))
+    unprunable = models.count_params(model) - prunable
+    return int(np.clip(round((1.0 - prune_ratio) * total_params) - unprunable, 0, prunable))
+
+
+def nonzero_params(model):
+    return int(sum(np.count_nonzero(w.numpy()) for w in model.trainable_weights))
+
+
+def layer_sparsity(model):
+    return {layer.name: float(1.0 - np.count_nonzero(layer.kernel.numpy()) / layer.kernel.shape.num_elements())
+            for layer in wrappers.prunable_layers(model)}
+
+
+class PruneToRatio(tf.keras.callbacks.Callback):
+    """When retraining begins, the method chooses the masks for the cycle's target."""
+
+    def __init__(self, method, keep_count, scoring_images):
+        super().__init__()
+        self.method = method
+        self.keep_count = keep_count
+        self.scoring_images = scoring_images
+
+    def on_train_begin(self, logs=None):
+        masks, thresholds = self.method(self.model, self.keep_count, self.scoring_images)
+        wrappers.assign_masks(self.model, masks, thresholds)
+
+
+@dataclasses.dataclass
+class Cycle:
+    method: str
+    index: int
+    target_ratio: float
+    path: str  # the stripped checkpoint
+
+    @property
+    def network_id(self):
+        return f"{self.method}-{self.index:02d}"
+
+
+def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
+    """Yield each finished cycle (method, index, ratio, checkpoint), training those not done."""
+    method = methods_lib.METHODS[method_name]
+    model = tf.keras.models.load_model(parent_path, compile=False)
+    total_params = models.count_params(model)
+    scoring_images = dataset.val_images.astype(np.float32)
+    for index, ratio in enumerate(ratios, start=1):
+        cycle = Cycle(method_name, index, ratio,
+                      os.path.join(workdir, "checkpoints", method_name, f"cycle_{index:02d}.keras"))
+        record_path = cycle.path.replace(".keras", ".json")
+        if os.path.exists(cycle.path) and os.path.exists(record_path):
+            model = tf.keras.models.load_model(cycle.path, compile=False)
+            yield cycle
+            continue
+        started = time.time()
+        keep_count = keep_budget(model, ratio, total_params)
+        prunable_count = sum(int(np.prod(k.shape)) for k in wrappers.prunable_kernels(model))
+        wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(1.0 - keep_count / prunable_count))
+        prune = PruneToRatio(method, keep_count, scoring_images)
+        epochs = config.prune.retrain_epochs
+        log_dir = os.path.join(workdir, "tensorboard", method_name, f"cycle_{index:02d}")
+        callbacks = [prune, tfmot.sparsity.keras.UpdatePruningStep(),
+                     tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
+        if epochs == 0:
+            prune.set_model(wrapped)
+            prune.on_train_begin()
+        history = train.fit(wrapped, dataset, config, epochs, callbacks, seed=config.seed + index,
+                            stage=f"{method_name} cycle {index} (prune ratio {ratio:.3f})")
+        stripped = wrappers.strip(wrapped)
+        io_lib.save_model(cycle.path, stripped)
+        # Continue from the file, as a resumed run does, so both see the same network.
+        model = tf.keras.models.load_model(cycle.path, compile=False)
+        achieved = 1.0 - nonzero_params(model) / total_params
+        io_lib.write_json(record_path, dict(
+            method=method_name, index=index, target_ratio=ratio, prune_ratio=achieved,
+            params_total=total_params, params_nonzero=nonzero_params(model),
+            layer_sparsity=layer_sparsity(model), history=history,
+            train_seconds=time.time() - started))
+        log(f"[{method_name}] cycle {index}/{len(ratios)}: target {ratio:.1%}, pruned "
+            f"{achieved:.2%} of {total_params:,} parameters, val acc "
+            f"{history.get('val_accuracy', [float('nan')])[-1]:.4f}, {time.time() - started:.0f}s")
+        yield cycle

@@ -1,0 +1,186 @@
+"""The run's config schema, and the checks that refuse a bad config before any work.
+
+`base()` returns every key a run accepts, with its default, locked: a config file or a
+`--config.key=value` override that names an unknown key fails at once, and
+ml_collections refuses a value of the wrong type. `validate()` then checks ranges and
+registered names, so that a typo costs seconds, not a training run.
+"""
+import math
+import re
+
+import ml_collections
+
+SPACING_KINDS = ("geometric", "linear")
+_SEGMENT = re.compile(r"^\s*(\w+)\(\s*([^)]*)\)\s*$")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot run; its message is one line that names the fix."""
+
+
+def base():
+    """Every key of a run, with defaults for the offline quickstart."""
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.data = dict(
+        name="digits",  # a key of tfprune.data.DATASETS
+        dir="",  # cifar10: folder in the official binary format (offline source)
+        tfds_data_dir="",  # cifar10: tensorflow-datasets data_dir (online source)
+        val_fraction=0.1,  # held out from training, seeded; scoring batches come from it
+        augment="crop_flip",  # crop_flip | crop | none (pad 4, random crop, h-flip)
+        max_train_examples=0,  # 0 = all; a cap for smoke tests
+    )
+    config.model = dict(name="cnn_small")  # a key of tfprune.models.MODELS
+    config.train = dict(
+        epochs=10,
+        batch_size=128,
+        lr=0.1,
+        momentum=0.9,
+        nesterov=False,
+        weight_decay=1e-4,
+        warmup_epochs=0,
+        lr_schedule="multistep",  # multistep (lr_milestones) | step (every lr_step_epochs)
+        lr_milestones=(5, 8),  # epochs of the full training schedule
+        lr_step_epochs=30,
+        lr_gamma=0.1,
+    )
+    config.prune = dict(
+        method="wt",  # one method, a key of tfprune.methods.METHODS
+        # Target ratios, as torchprune: segments of *keep* ratios, descending, then
+        # split into `cycles` chunks whose last values are the prune-retrain targets.
+        spacing=("geometric(0.85, 0.05, 6)",),
+        cycles=0,  # 0 = every spacing value is a cycle
+        ratios=(),  # explicit prune ratios; when given, spacing and cycles are ignored
+        retrain_epochs=3,  # each cycle rewinds the lr schedule, scaled to this length
+    )
+    config.eval = dict(
+        corruptions=(
+            "gaussian_noise", "shot_noise", "impulse_noise",
+            "contrast", "brightness", "defocus_blur",
+        ),
+        severities=(3,),
+        delta=0.5,  # prune potential: allowed excess error, in percentage points
+        batch_size=500,
+        corruption_seed=0,
+        cache_dir="",  # "" = WORKDIR/cache
+    )
+    config.export = dict(tflite=True, threads=2)
+    config.lock()
+    return config
+
+
+def _fail(key, message):
+    raise ConfigError(f"config.{key}: {message}")
+
+
+def _check_range(config, key, low, high=math.inf, *, low_open=False, high_open=False):
+    value = config
+    for part in key.split("."):
+        value = value[part]
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        _fail(key, f"{value!r} is out of range; allowed: {interval}")
+
+
+def _check_name(key, value, allowed):
+    if value not in allowed:
+        _fail(key, f"unknown name {value!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def parse_spacing(spacing):
+    """Keep ratios from segments like 'geometric(0.85, 0.05, 6)': max, min, count."""
+    keep_ratios = []
+    for segment in spacing:
+        match = _SEGMENT.match(segment)
+        if not match or match.group(1) not in SPACING_KINDS:
+            _fail("prune.spacing", f"cannot read {segment!r}; write e.g. "
+                  f"'geometric(0.85, 0.05, 6)' with a kind in {', '.join(SPACING_KINDS)}")
+        try:
+            high, low, count = (float(v) for v in match.group(2).split(","))
+        except ValueError:
+            _fail("prune.spacing", f"{segment!r} needs three numbers: max keep, min keep, count")
+        if not (0 < low <= high <= 1) or count < 1 or count != int(count):
+            _fail("prune.spacing", f"{segment!r}: need 0 < min <= max <= 1 and a whole count >= 1")
+        kind = match.group(1)
+        values = _geomspace(high, low, int(count)) if kind == "geometric" else _linspace(
+            high, low, int(count))
+        keep_ratios.extend(values)
+    return keep_ratios
+
+
+def _linspace(high, low, count):
+    return [high] if count == 1 else [high + (low - high) * i / (count - 1) for i in range(count)]
+
+
+def _geomspace(high, low, count):
+    return [math.exp(v) for v in _linspace(math.log(high), math.log(low), count)]
+
+
+def target_ratios(prune_config):
+    """The prune ratios of the cascade, increasing (fractions of all parent parameters)."""
+    if prune_config.ratios:
+        return [float(r) for r in prune_config.ratios]
+    keep_ratios = parse_spacing(prune_config.spacing)
+    chunks = prune_config.cycles or len(keep_ratios)
+    # As numpy.array_split: the first len % chunks chunks hold one more value.
+    size, extra = divmod(len(keep_ratios), chunks)
+    ends, end = [], 0
+    for i in range(chunks):
+        end += size + (1 if i < extra else 0)
+        ends.append(end - 1)
+    return [round(1.0 - keep_ratios[i], 6) for i in ends]
+
+
+def methods_of(prune_config):
+    """The method names of a run: `prune.method` may list several, comma-separated."""
+    return [m.strip() for m in prune_config.method.split(",") if m.strip()]
+
+
+def validate(config):
+    """Raise ConfigError (one line naming the key and what is allowed) for a bad config."""
+    from tfprune import corruptions, data, methods, models  # registries
+
+    _check_name("data.name", config.data.name, data.DATASETS)
+    _check_name("model.name", config.model.name, models.MODELS)
+    _check_name("data.augment", config.data.augment, data.AUGMENTATIONS)
+    _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
+    names = methods_of(config.prune)
+    if not names:
+        _fail("prune.method", f"is empty; allowed: {', '.join(sorted(methods.METHODS))}")
+    for name in names:
+        _check_name("prune.method", name, methods.METHODS)
+    for name in config.eval.corruptions:
+        _check_name("eval.corruptions", name, corruptions.CORRUPTIONS)
+    for severity in config.eval.severities:
+        if severity not in (1, 2, 3, 4, 5):
+            _fail("eval.severities", f"{severity!r} is out of range; allowed: 1, 2, 3, 4, 5")
+    _check_range(config, "data.val_fraction", 0, 1, low_open=True, high_open=True)
+    _check_range(config, "data.max_train_examples", 0)
+    for key in ("train.epochs", "train.warmup_epochs", "prune.retrain_epochs", "prune.cycles"):
+        _check_range(config, key, 0)
+    for key in ("train.batch_size", "eval.batch_size", "train.lr", "train.lr_step_epochs",
+                "export.threads"):
+        _check_range(config, key, 0, low_open=True)
+    for key in ("train.momentum", "train.lr_gamma"):
+        _check_range(config, key, 0, 1)
+    _check_range(config, "train.weight_decay", 0)
+    if any(m < 0 for m in config.train.lr_milestones):
+        _fail("train.lr_milestones", f"{config.train.lr_milestones!r}: epochs must be >= 0")
+    for ratio in config.prune.ratios:
+        if not 0 <= ratio < 1:
+            _fail("prune.ratios", f"{ratio!r} is out of range; allowed: [0, 1)")
+    keep_ratios = [] if config.prune.ratios else parse_spacing(config.prune.spacing)
+    if config.prune.cycles > max(len(keep_ratios), 1) and not config.prune.ratios:
+        _fail("prune.cycles", f"{config.prune.cycles} exceeds the {len(keep_ratios)} spacing values")
+    ratios = target_ratios(config.prune)
+    if not ratios:
+        _fail("prune.ratios", "the cascade has no target ratio; set prune.ratios or prune.spacing")
+    if any(b <= a for a, b in zip(ratios, ratios[1:])):
+        _fail("prune.ratios", f"{ratios} must increase strictly (each cycle prunes further)")
+    for ratio in ratios:
+        if not 0 <= ratio < 1:
+            _fail("prune.spacing", f"gives prune ratio {ratio}; allowed: [0, 1)")
+    if config.data.name == "cifar10" and config.data.dir and config.data.tfds_data_dir:
+        _fail("data.dir", "set either data.dir (binary folder) or data.tfds_data_dir, not both")

@@ -1,0 +1,171 @@
+"""Data sets by name, as uint8 image arrays, and the tf.data pipelines that train on them.
+
+Every data set is held in memory as uint8 (N, 32, 32, 3) arrays: CIFAR-10 is 180 MB that
+way, and corruptions, TFLite evaluation and the on-device kit all want raw pixels.
+Normalisation is the first layer of every model, so exported models take pixels too.
+"""
+import dataclasses
+import glob
+import os
+import socket
+
+import numpy as np
+
+import tfprune  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tensorflow as tf
+
+AUGMENTATIONS = ("crop_flip", "crop", "none")
+CIFAR10_CLASSES = 10
+_CIFAR_RECORD = 1 + 32 * 32 * 3
+_CIFAR_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+
+
+class DataError(RuntimeError):
+    """Missing or malformed data; the message is one line that names the fix."""
+
+
+@dataclasses.dataclass
+class Dataset:
+    name: str
+    source: str  # where the images came from, for results.json
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    num_classes: int
+    mean: tuple  # per channel, on the 0..255 scale, of the training split
+    std: tuple
+
+    def summary(self):
+        return dict(name=self.name, source=self.source, num_classes=self.num_classes,
+                    num_train=len(self.train_labels), num_val=len(self.val_labels),
+                    num_test=len(self.test_labels), mean=list(self.mean), std=list(self.std))
+
+
+def load_digits(data_config, seed):
+    """scikit-learn's 8x8 digits, upsampled to 32x32x3 so the CIFAR pipeline applies.
+
+    The set ships with scikit-learn, so the quickstart needs no download. It has no
+    test split: a seeded 25% of it is the test set.
+    """
+    from sklearn import datasets
+
+    digits = datasets.load_digits()
+    images = (digits.images * (255.0 / 16.0)).astype(np.float32)[..., None]
+    images = tf.image.resize(images, (32, 32), method="bilinear").numpy()
+    images = np.repeat(np.clip(np.round(images), 0, 255).astype(np.uint8), 3, axis=-1)
+    labels = digits.target.astype(np.int32)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    test = order[: len(order) // 4]
+    train = order[len(order) // 4:]
+    return (images[train], labels[train], images[test], labels[test], 10,
+            "scikit-learn digits (8x8 upsampled to 32x32x3), seeded 25% test split")
+
+
+def _read_cifar_binary(path):
+    size = os.path.getsize(path)
+    if size == 0 or size % _CIFAR_RECORD:
+        raise DataError(f"{path}: {size} bytes is not a whole number of CIFAR-10 records "
+                        f"({_CIFAR_RECORD} bytes each); replace the file with an intact copy")
+    raw = np.fromfile(path, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
+    labels = raw[:, 0].astype(np.int32)
+    if labels.max() >= CIFAR10_CLASSES:
+        raise DataError(f"{path}: label {labels.max()} is not a CIFAR-10 class; "
+                        "the file is not CIFAR-10 binary data")
+    images = raw[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels
+
+
+def _load_cifar10_folder(folder):
+    if not os.path.isdir(folder):
+        raise DataError(f"data.dir={folder!r} is not a folder; point it at the folder holding "
+                        "data_batch_*.bin and test_batch.bin")
+    train_files = sorted(glob.glob(os.path.join(folder, "data_batch_*.bin")))
+    test_file = os.path.join(folder, "test_batch.bin")
+    if not train_files or not os.path.exists(test_file):
+        raise DataError(f"data.dir={folder!r} lacks data_batch_*.bin or test_batch.bin "
+                        "(the official CIFAR-10 binary version)")
+    parts = [_read_cifar_binary(f) for f in train_files]
+    test_images, test_labels = _read_cifar_binary(test_file)
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            test_images, test_labels, CIFAR10_CLASSES,
+            f"CIFAR-10 binary folder {os.path.abspath(folder)} ({len(train_files)} train files)")
+
+
+def _reachable(host, port=443, timeout=3.0):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_cifar10_tfds(data_dir):
+    """CIFAR-10 through tensorflow-datasets; fails fast where it could only hang."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder("cifar10", data_dir=data_dir or None)
+    prepared = tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
+    if not prepared and not _reachable("www.cs.toronto.edu"):
+        raise DataError("cifar10: offline and not prepared in tensorflow-datasets; set "
+                        "--config.data.dir=PATH to a folder with the CIFAR-10 binary files "
+                        "(data_batch_*.bin, test_batch.bin)")
+    builder.download_and_prepare()
+    splits = tfds.as_numpy(builder.as_dataset(batch_size=-1))
+    return (splits["train"]["image"], splits["train"]["label"].astype(np.int32),
+            splits["test"]["image"], splits["test"]["label"].astype(np.int32),
+            CIFAR10_CLASSES, f"tensorflow-datasets cifar10 ({builder.data_dir})")
+
+
+def load_cifar10(data_config, seed):
+    del seed  # CIFAR-10 has its own test split
+    if data_config.dir:
+        return _load_cifar10_folder(data_config.dir)
+    return _load_cifar10_tfds(data_config.tfds_data_dir)
+
+
+DATASETS = {"digits": load_digits, "cifar10": load_cifar10}
+
+
+def load(data_config, seed):
+    """The named data set with a seeded validation split held out of training."""
+    train_x, train_y, test_x, test_y, num_classes, source = DATASETS[data_config.name](
+        data_config, seed)
+    order = np.random.default_rng(seed).permutation(len(train_y))
+    num_val = max(1, int(round(len(order) * data_config.val_fraction)))
+    val, train = order[:num_val], np.sort(order[num_val:])
+    if data_config.max_train_examples:
+        train = train[: data_config.max_train_examples]
+    pixels = train_x[train].reshape(-1, 3).astype(np.float64)
+    return Dataset(
+        name=data_config.name, source=source,
+        train_images=train_x[train], train_labels=train_y[train],
+        val_images=train_x[np.sort(val)], val_labels=train_y[np.sort(val)],
+        test_images=test_x, test_labels=test_y, num_classes=num_classes,
+        mean=tuple(float(v) for v in pixels.mean(0)),
+        std=tuple(float(v) for v in pixels.std(0) + 1e-6))
+
+
+def _augment(image, label, augment):
+    if augment in ("crop", "crop_flip"):
+        image = tf.image.pad_to_bounding_box(image, 4, 4, 40, 40)  # zero padding, as the study
+        image = tf.image.random_crop(image, (32, 32, 3))
+    if augment == "crop_flip":
+        image = tf.image.random_flip_left_right(image)
+    return tf.cast(image, tf.float32), label
+
+
+def train_pipeline(images, labels, batch_size, augment, seed):
+    """Shuffled, augmented float batches of 0..255 pixels, for Keras `fit`."""
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(lambda x, y: _augment(x, y, augment),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_pipeline(images, labels, batch_size):
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
+    return dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(tf.data.AUTOTUNE)

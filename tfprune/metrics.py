@@ -1,0 +1,40 @@
+"""The study's metrics, on plain arrays: accuracy, agreement, prune potential, excess error.
+
+Errors and accuracies are fractions in [0, 1]; `delta` is in percentage points, as the
+study states it (0.5 = half a point).
+"""
+import numpy as np
+
+
+def accuracy(predictions, labels):
+    return float(np.mean(np.asarray(predictions) == np.asarray(labels)))
+
+
+def agreement(predictions, reference_predictions):
+    """Fraction of inputs on which two networks predict the same top-1 label."""
+    return float(np.mean(np.asarray(predictions) == np.asarray(reference_predictions)))
+
+
+def prune_potential(prune_ratios, errors, parent_error, delta=0.5):
+    """Largest tested prune ratio whose error is at most the parent's plus delta points.
+
+    The curve need not be monotone: any passing ratio counts, as in the study. With no
+    passing ratio the potential is 0.
+    """
+    passing = [r for r, e in zip(prune_ratios, errors) if e <= parent_error + delta / 100.0 + 1e-12]
+    return float(max(passing, default=0.0))
+
+
+def excess_error(pruned_error_shifted, pruned_error_nominal,
+                 parent_error_shifted, parent_error_nominal):
+    """How much more the shift hurts the pruned network than it hurts its parent."""
+    return ((pruned_error_shifted - pruned_error_nominal)
+            - (parent_error_shifted - parent_error_nominal))
+
+
+def zero_intercept_slope(prune_ratios, values):
+    """Least-squares slope of values ~ slope * prune_ratio (the study's linear fit)."""
+    x = np.asarray(prune_ratios, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    denominator = float(np.dot(x, x))
+    return float(np.dot(x, y) / denominator) if denominator else 0.0

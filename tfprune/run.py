@@ -1,0 +1,27 @@
+"""python -m tfprune.run --config configs/vgg.py [--config.key=value ...] [--workdir DIR]"""
+import os
+
+import tfprune  # noqa: F401
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from tfprune import pipeline
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Python config file (configs/*.py).",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default: workdirs/<config name>).")
+flags.mark_flag_as_required("config")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    config_name = os.path.splitext(os.path.basename(
+        config_flags.get_config_filename(flags.FLAGS["config"])))[0]
+    workdir = _WORKDIR.value or os.path.join("workdirs", config_name)
+    pipeline.main_guarded(lambda: pipeline.run(_CONFIG.value, workdir))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,103 @@
+"""Training of the parent and retraining of each pruned network: SGD, warm-up, lr decay.
+
+Retraining rewinds the learning-rate schedule (Renda et al. 2020, as the study): the
+same schedule restarts, scaled to the retraining length.
+"""
+import sys
+
+import numpy as np
+
+import tfprune  # noqa: F401
+import tensorflow as tf
+
+from tfprune import data as data_lib
+
+
+class WarmupDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then piecewise-constant decay at the given steps."""
+
+    def __init__(self, base_lr, warmup_steps, boundaries, gamma):
+        super().__init__()
+        self.base_lr = float(base_lr)
+        self.warmup_steps = int(warmup_steps)
+        self.boundaries = [int(b) for b in boundaries]
+        self.gamma = float(gamma)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        decays = tf.reduce_sum(tf.cast(step >= tf.constant(self.boundaries + [np.inf],
+                                                           tf.float32), tf.float32))
+        lr = self.base_lr * tf.pow(self.gamma, decays)
+        if self.warmup_steps:
+            lr *= tf.minimum(1.0, (step + 1.0) / self.warmup_steps)
+        return lr
+
+    def get_config(self):
+        return dict(base_lr=self.base_lr, warmup_steps=self.warmup_steps,
+                    boundaries=self.boundaries, gamma=self.gamma)
+
+
+def lr_schedule(train_config, epochs, steps_per_epoch):
+    """The config's schedule over `epochs`; milestones scale from `train.epochs`."""
+    scale = epochs / train_config.epochs if train_config.epochs else 1.0
+    if train_config.lr_schedule == "multistep":
+        milestones = [m * scale for m in train_config.lr_milestones]
+    else:
+        every = train_config.lr_step_epochs * scale
+        milestones = list(np.arange(every, epochs, every)) if every > 0 else []
+    boundaries = [int(round(m * steps_per_epoch)) for m in milestones]
+    warmup = int(round(min(train_config.warmup_epochs, epochs) * steps_per_epoch))
+    return WarmupDecay(train_config.lr, warmup, boundaries, train_config.lr_gamma)
+
+
+def compile_model(model, train_config, epochs, steps_per_epoch):
+    optimizer = tf.keras.optimizers.SGD(
+        learning_rate=lr_schedule(train_config, epochs, steps_per_epoch),
+        momentum=train_config.momentum, nesterov=train_config.nesterov,
+        weight_decay=train_config.weight_decay or None)
+    model.compile(optimizer=optimizer,
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+
+
+class StopOnNaN(tf.keras.callbacks.Callback):
+    """Stops at a non-finite loss so that the run can fail with a message, not NaN weights."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and not np.isfinite(logs.get("loss", 0.0)):
+            self.failed = True
+            self.model.stop_training = True
+
+
+class TrainingError(RuntimeError):
+    """Training diverged; the message names where and what to change."""
+
+
+def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training"):
+    """Train `model` on the training split for `epochs` with the config's schedule.
+
+    `seed` fixes shuffling and augmentation of this stage alone, so a resumed run
+    trains each stage as an uninterrupted one does.
+    """
+    train_config = config.train
+    tf.keras.utils.set_random_seed(seed)
+    steps = int(np.ceil(len(dataset.train_labels) / train_config.batch_size))
+    compile_model(model, train_config, epochs, steps)
+    if epochs == 0:
+        return {}
+    nan_guard = StopOnNaN()
+    history = model.fit(
+        data_lib.train_pipeline(dataset.train_images, dataset.train_labels,
+                                train_config.batch_size, config.data.augment, seed),
+        validation_data=data_lib.eval_pipeline(dataset.val_images, dataset.val_labels,
+                                               config.eval.batch_size),
+        epochs=epochs, callbacks=[nan_guard, *callbacks],
+        verbose=1 if sys.stdout.isatty() else 2)
+    if nan_guard.failed:
+        raise TrainingError(f"{stage}: the loss became NaN or infinite; lower train.lr "
+                            f"(now {train_config.lr}) or raise train.warmup_epochs")
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
