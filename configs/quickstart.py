@@ -8,7 +8,7 @@ def get_config():
     config.data.augment = "crop"  # no flips: digits are not mirror-symmetric
     config.model.name = "cnn_small"
     config.train.epochs = 12
-    config.train.batch_size = 64
+    config.train.batch_size = 32
     config.train.lr = 0.05
     config.train.warmup_epochs = 1
     config.train.lr_milestones = (8, 11)

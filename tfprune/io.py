@@ -52,7 +52,7 @@ def save_model(path, model):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temporary = os.path.join(directory, ".tmp-" + os.path.basename(path))
-    model.save(temporary, include_optimizer=False)
+    model.save(temporary)
     os.replace(temporary, path)
 
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 from tfprune import data as data_lib
 
 
+@tf.keras.utils.register_keras_serializable("tfprune")
 class WarmupDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up, then piecewise-constant decay at the given steps."""
 
