@@ -7,11 +7,11 @@ def get_config():
     config.data.name = "digits"
     config.data.augment = "crop"  # no flips: digits are not mirror-symmetric
     config.model.name = "cnn_small"
-    config.train.epochs = 12
-    config.train.batch_size = 32
-    config.train.lr = 0.05
+    config.train.epochs = 15
+    config.train.batch_size = 64
+    config.train.lr = 0.1
     config.train.warmup_epochs = 1
-    config.train.lr_milestones = (8, 11)
+    config.train.lr_milestones = (10, 13)
     config.train.weight_decay = 5e-4
     config.prune.method = "wt"
     config.prune.spacing = ("geometric(0.7, 0.05, 5)",)

@@ -3,7 +3,7 @@ import os
 
 import tfprune  # noqa: F401
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from tfprune import pipeline
@@ -15,6 +15,7 @@ flags.mark_flag_as_required("config")
 
 
 def main(argv):
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the run's own
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     config_name = os.path.splitext(os.path.basename(
