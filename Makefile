@@ -18,3 +18,5 @@ quickstart: install
 
 test: install
 	$(PY) -m pytest -q tests
+
+include bazel.mk

@@ -13,6 +13,7 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 
 from export import litert
+from tfprune import evaluate
 from tfprune import io as io_lib
 
 VARIANT = "float32"
@@ -23,20 +24,20 @@ def convert(model):
     return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def export_and_evaluate(network_id, checkpoint, distributions, workdir, threads):
-    """Convert (once) and evaluate (once) a checkpoint; returns file, size, delegate, predictions."""
+def export_and_evaluate(network_id, checkpoint, distributions, labels, reference, workdir,
+                        threads):
+    """Convert (once) and evaluate (once) a checkpoint; returns file, size, delegate, outputs."""
     path = os.path.join(workdir, "tflite", f"{network_id}.{VARIANT}.tflite")
     if not os.path.exists(path):
         model = tf.keras.models.load_model(checkpoint, compile=False)
         io_lib.write_bytes(path, convert(model))
     interpreter = litert.TFLiteModel(path, threads=threads)
-    cache = os.path.join(workdir, "predictions", f"{network_id}.tflite-{VARIANT}.npz")
-    predictions = io_lib.load_arrays(cache, distributions)
-    if predictions is None:
-        predictions = {name: interpreter.predict(images) for name, images in distributions.items()}
-        io_lib.save_arrays(cache, predictions)
+    outputs = evaluate.cached_outputs(
+        os.path.join(workdir, "predictions", f"{network_id}.tflite-{VARIANT}.npz"),
+        lambda: evaluate.outputs(interpreter.predict_logits, distributions, labels, reference),
+        distributions)
     return dict(file=os.path.relpath(path, workdir), size_bytes=os.path.getsize(path),
-                delegate=interpreter.delegate, predictions=predictions)
+                delegate=interpreter.delegate, outputs=outputs)
 
 
 def main(argv=None):

@@ -5,6 +5,7 @@
 ml_collections refuses a value of the wrong type. `validate()` then checks ranges and
 registered names, so that a typo costs seconds, not a training run.
 """
+import difflib
 import math
 import re
 
@@ -60,6 +61,9 @@ def base():
         ),
         severities=(3,),
         delta=0.5,  # prune potential: allowed excess error, in percentage points
+        # Named groups of distributions ("name=pattern,pattern", fnmatch patterns) whose
+        # mean and minimum prune potential results.json reports.
+        groups=("nominal=nominal", "corrupted=*_[1-5]"),
         batch_size=500,
         corruption_seed=0,
         cache_dir="",  # "" = WORKDIR/cache
@@ -67,6 +71,20 @@ def base():
     config.export = dict(tflite=True, threads=2)
     config.lock()
     return config
+
+
+def unknown_key_error(key):
+    """A one-line message when `key` (e.g. 'prune.ratio') is not in the schema, else None."""
+    node, path = base(), []
+    for part in key.split("."):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            allowed = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+            close = difflib.get_close_matches(part, allowed, n=1)
+            hint = f"did you mean {'.'.join(path + close)}? " if close else ""
+            return (f"--config.{key}: unknown key; {hint}keys of "
+                    f"{'.'.join(path) or 'config'}: {', '.join(allowed)}")
+        node, path = node[part], path + [part]
+    return None
 
 
 def _fail(key, message):
@@ -153,6 +171,10 @@ def validate(config):
         _check_name("prune.method", name, methods.METHODS)
     for name in config.eval.corruptions:
         _check_name("eval.corruptions", name, corruptions.CORRUPTIONS)
+    for spec in config.eval.groups:
+        if "=" not in spec or not spec.partition("=")[0].strip():
+            _fail("eval.groups", f"cannot read {spec!r}; write 'name=pattern,pattern', "
+                  "e.g. 'noise=*_noise_*'")
     for severity in config.eval.severities:
         if severity not in (1, 2, 3, 4, 5):
             _fail("eval.severities", f"{severity!r} is out of range; allowed: 1, 2, 3, 4, 5")

@@ -12,7 +12,7 @@ import numpy as np
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from tfprune import corruptions
+from tfprune import corruptions, metrics
 from tfprune import io as io_lib
 
 NOMINAL = "nominal"
@@ -46,7 +46,31 @@ def predict_logits(model, images, batch_size):
     return model.predict(batches, verbose=0)
 
 
-def predictions(model, distributions, batch_size):
-    """{distribution: top-1 labels} of a Keras model."""
-    return {name: np.argmax(predict_logits(model, images, batch_size), axis=-1).astype(np.int32)
-            for name, images in distributions.items()}
+def outputs(logits_of, distributions, labels, reference=None, keep_probabilities=False):
+    """Per distribution `d`: `d:pred` (top-1 labels), `d:ece`, `d:nll` and, given the
+    reference network's outputs, `d:l2` and `d:linf` (softmax distances to it).
+
+    `logits_of(images)` runs the network (Keras or TFLite). Only the reference (the
+    parent) keeps its probabilities (`d:prob`): the others are compared to it here.
+    """
+    result = {}
+    for name, images in distributions.items():
+        probabilities = metrics.softmax(logits_of(images))
+        result[f"{name}:pred"] = probabilities.argmax(axis=-1).astype(np.int32)
+        result[f"{name}:ece"] = np.float64(metrics.expected_calibration_error(probabilities, labels))
+        result[f"{name}:nll"] = np.float64(metrics.negative_log_likelihood(probabilities, labels))
+        if reference is not None:
+            l2, linf = metrics.output_distances(probabilities, reference[f"{name}:prob"])
+            result[f"{name}:l2"], result[f"{name}:linf"] = np.float64(l2), np.float64(linf)
+        if keep_probabilities:
+            result[f"{name}:prob"] = probabilities.astype(np.float32)
+    return result
+
+
+def cached_outputs(path, compute, distributions):
+    """The stored outputs at `path` if they cover `distributions`, else computed and stored."""
+    stored = io_lib.load_arrays(path, [f"{name}:pred" for name in distributions])
+    if stored is None:
+        stored = compute()
+        io_lib.save_arrays(path, stored)
+    return stored

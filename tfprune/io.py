@@ -61,14 +61,14 @@ def save_arrays(path, arrays):
     _atomic(path, lambda s: np.savez(s, **arrays))
 
 
-def load_arrays(path, names):
-    """The arrays of an .npz holding exactly `names`, or None when missing or unreadable."""
+def load_arrays(path, required):
+    """The arrays of an .npz that holds all `required` names; None if missing or unreadable."""
     if not os.path.exists(path):
         return None
     try:
         with np.load(path, allow_pickle=False) as stored:
-            if set(stored.files) != set(names):
+            if not set(required) <= set(stored.files):
                 return None
-            return {name: stored[name] for name in names}
-    except (OSError, ValueError):
+            return {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError):
         return None

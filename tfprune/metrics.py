@@ -38,3 +38,36 @@ def zero_intercept_slope(prune_ratios, values):
     y = np.asarray(values, dtype=np.float64)
     denominator = float(np.dot(x, x))
     return float(np.dot(x, y) / denominator) if denominator else 0.0
+
+
+def softmax(logits):
+    shifted = np.asarray(logits, dtype=np.float64)
+    shifted = shifted - shifted.max(axis=-1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def expected_calibration_error(probabilities, labels, bins=15):
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by count."""
+    confidence = probabilities.max(axis=-1)
+    correct = probabilities.argmax(axis=-1) == np.asarray(labels)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    bin_of = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = bin_of == b
+        if members.any():
+            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(error)
+
+
+def negative_log_likelihood(probabilities, labels):
+    picked = probabilities[np.arange(len(probabilities)), np.asarray(labels)]
+    return float(-np.mean(np.log(np.maximum(picked, 1e-12))))
+
+
+def output_distances(probabilities, reference_probabilities):
+    """Mean L2 and mean L-infinity distance between two networks' softmax outputs."""
+    difference = np.asarray(probabilities) - np.asarray(reference_probabilities)
+    return (float(np.mean(np.linalg.norm(difference, axis=-1))),
+            float(np.mean(np.abs(difference).max(axis=-1))))

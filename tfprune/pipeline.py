@@ -75,29 +75,38 @@ def _train_parent(config, dataset, workdir, log):
     return path
 
 
-def _evaluate_network(network_id, checkpoint, distributions, config, workdir):
-    """Keras predictions on every distribution, then the TFLite ones; both cached."""
-    cache = os.path.join(workdir, "predictions", f"{network_id}.keras.npz")
-    predictions = io_lib.load_arrays(cache, distributions)
-    if predictions is None:
+def _evaluate_network(network_id, checkpoint, distributions, labels, parent, config, workdir):
+    """Keras outputs on every distribution, then the TFLite ones; both cached.
+
+    `parent` holds the parent's Keras outputs (None when evaluating the parent itself):
+    every network is compared to them.
+    """
+    def keras_outputs():
         model = tf.keras.models.load_model(checkpoint, compile=False)
-        predictions = evaluate.predictions(model, distributions, config.eval.batch_size)
-        io_lib.save_arrays(cache, predictions)
+        return evaluate.outputs(
+            lambda images: evaluate.predict_logits(model, images, config.eval.batch_size),
+            distributions, labels, reference=parent, keep_probabilities=parent is None)
+
+    outputs = evaluate.cached_outputs(
+        os.path.join(workdir, "predictions", f"{network_id}.keras.npz"), keras_outputs,
+        distributions)
     tflite = None
     if config.export.tflite:
         from export import tflite as tflite_export
-        tflite = tflite_export.export_and_evaluate(network_id, checkpoint, distributions,
-                                                   workdir, config.export.threads)
-    return dict(predictions=predictions, tflite=tflite)
+        tflite = tflite_export.export_and_evaluate(network_id, checkpoint, distributions, labels,
+                                                   parent or outputs, workdir,
+                                                   config.export.threads)
+    return dict(outputs=outputs, tflite=tflite)
 
 
-def _log_scalars(workdir, method, step, prune_ratio, predictions, labels):
+def _log_scalars(workdir, method, step, prune_ratio, outputs, distributions, labels):
     """Per-cycle accuracy scalars beside TF-MOT's pruning summaries in TensorBoard."""
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", method, "cycles"))
     with writer.as_default():
         tf.summary.scalar("prune_ratio", prune_ratio, step=step)
-        for name, predicted in predictions.items():
-            tf.summary.scalar(f"accuracy/{name}", float(np.mean(predicted == labels)), step=step)
+        for name in distributions:
+            tf.summary.scalar(f"accuracy/{name}", float(np.mean(outputs[f"{name}:pred"] == labels)),
+                              step=step)
     writer.close()
 
 
@@ -115,26 +124,27 @@ def run(config, workdir, log=print):
     parent_path = _train_parent(config, dataset, workdir, log)
     with open(parent_path.replace(".keras", ".json")) as stream:
         parent_params = json.load(stream)["params"]
-    parent = dict(params=parent_params,
-                  **_evaluate_network("parent", parent_path, distributions, config, workdir))
+    parent = dict(params=parent_params, **_evaluate_network(
+        "parent", parent_path, distributions, labels, None, config, workdir))
     ratios = config_lib.target_ratios(config.prune)
     networks = []
     for method in config_lib.methods_of(config.prune):
-        _log_scalars(workdir, method, 0, 0.0, parent["predictions"], labels)
+        _log_scalars(workdir, method, 0, 0.0, parent["outputs"], distributions, labels)
         for cycle in cascade.run(method, parent_path, ratios, dataset, config, workdir, log):
             with open(cycle.path.replace(".keras", ".json")) as stream:
                 record = json.load(stream)
-            evaluated = _evaluate_network(cycle.network_id, cycle.path, distributions, config,
-                                          workdir)
+            evaluated = _evaluate_network(cycle.network_id, cycle.path, distributions, labels,
+                                          parent["outputs"], config, workdir)
             _log_scalars(workdir, method, cycle.index, record["prune_ratio"],
-                         evaluated["predictions"], labels)
+                         evaluated["outputs"], distributions, labels)
             networks.append(dict(method=method, record=record, **evaluated))
     header = dict(config=json.loads(config.to_json()), dataset=dataset.summary(),
                   distributions={name: dict(source="test split" if name == evaluate.NOMINAL
                                             else "generated in-process by tfprune.corruptions "
                                                  f"(seed {config.eval.corruption_seed})")
                                  for name in distributions})
-    results = results_lib.build(header, labels, parent, networks, config.eval.delta)
+    results = results_lib.build(header, labels, parent, networks, config.eval.delta,
+                                config.eval.groups)
     results["wall_seconds_this_invocation"] = time.time() - started
     io_lib.write_json(os.path.join(workdir, "results.json"), results)
     log(results_lib.table(results))

@@ -1,34 +1,61 @@
-"""results.json: built from the networks' predictions alone, and its printed table.
+"""results.json: built from the networks' stored outputs alone, and its printed table.
 
-Schema (version 1); accuracies and errors are fractions, prune ratios are fractions of
-all parent parameters removed, delta is in percentage points:
-  config, dataset, delta, distributions: {name: {source}},
-  parent: {params, accuracy: {dist}, tflite: {...}},
-  methods: {name: {cycles: [{index, target_ratio, prune_ratio, params_nonzero,
-                             layer_sparsity, train_seconds, accuracy, agreement_with_parent,
-                             excess_error, tflite}],
-                   prune_potential: {dist}, tflite_prune_potential: {dist},
-                   excess_error_slope: {dist}}}
-  where tflite = {file, size_bytes, delegate, accuracy: {dist}, agreement_with_keras: {dist}}.
+Schema (version 1). Accuracies, errors and ECE are fractions; prune ratios are
+fractions of all parent parameters removed; delta is in percentage points; {dist} is a
+mapping from distribution name to value:
+  config, dataset, delta, distributions: {name: {source}}, groups: {group: [dist]},
+  parent: {params, accuracy, ece, nll: {dist}, tflite},
+  methods: {name: {
+    cycles: [{index, target_ratio, prune_ratio, params_total, params_nonzero,
+              layer_sparsity: {layer: fraction zero}, train_seconds,
+              accuracy, ece, nll, agreement_with_parent, softmax_l2_to_parent,
+              softmax_linf_to_parent, excess_error: {dist}, tflite}],
+    prune_potential: {dist}, tflite_prune_potential: {dist} (when exported),
+    prune_potential_by_delta: {delta: {dist}},
+    group_prune_potential: {group: {mean, min}},
+    excess_error_slope: {dist}}}
+  tflite (or null) = {file, size_bytes, delegate, accuracy, ece, nll,
+                      agreement_with_keras, softmax_l2_to_parent: {dist}}.
 """
+import fnmatch
+
 from tfprune import metrics
 from tfprune.evaluate import NOMINAL
 
 SCHEMA_VERSION = 1
+DELTAS = (-10, -5, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 5, 10)
 
 
-def _accuracies(predictions, labels):
-    return {name: metrics.accuracy(p, labels) for name, p in predictions.items()}
+def parse_groups(specs, distributions):
+    """'name=pattern,pattern' specs -> {name: [matching distributions]} (fnmatch patterns)."""
+    groups = {}
+    for spec in specs:
+        name, _, patterns = spec.partition("=")
+        groups[name.strip()] = [d for d in distributions
+                                if any(fnmatch.fnmatchcase(d, p.strip()) for p in patterns.split(","))]
+    return groups
 
 
-def _tflite_entry(tflite, keras_predictions, labels):
+def _scalars(outputs, key, distributions):
+    return {d: float(outputs[f"{d}:{key}"]) for d in distributions if f"{d}:{key}" in outputs}
+
+
+def _measures(outputs, labels, distributions):
+    return dict(accuracy={d: metrics.accuracy(outputs[f"{d}:pred"], labels) for d in distributions},
+                ece=_scalars(outputs, "ece", distributions),
+                nll=_scalars(outputs, "nll", distributions))
+
+
+def _tflite_entry(tflite, keras_outputs, labels, distributions):
     if tflite is None:
         return None
-    return dict(file=tflite["file"], size_bytes=tflite["size_bytes"],
-                delegate=tflite["delegate"],
-                accuracy=_accuracies(tflite["predictions"], labels),
-                agreement_with_keras={name: metrics.agreement(p, keras_predictions[name])
-                                      for name, p in tflite["predictions"].items()})
+    outputs = tflite["outputs"]
+    return dict(file=tflite["file"], size_bytes=tflite["size_bytes"], delegate=tflite["delegate"],
+                **_measures(outputs, labels, distributions),
+                agreement_with_keras={d: metrics.agreement(outputs[f"{d}:pred"],
+                                                           keras_outputs[f"{d}:pred"])
+                                      for d in distributions},
+                softmax_l2_to_parent=_scalars(outputs, "l2", distributions))
 
 
 def _potentials(cycles, parent_accuracy, delta):
@@ -38,32 +65,44 @@ def _potentials(cycles, parent_accuracy, delta):
             for name in parent_accuracy}
 
 
-def build(header, labels, parent, networks, delta):
-    """`parent` and each of `networks` hold predictions {dist: labels} and tflite (or None);
-    a network also holds its method and its cycle record."""
-    parent_accuracy = _accuracies(parent["predictions"], labels)
-    results = dict(header, schema_version=SCHEMA_VERSION, delta=delta,
-                   parent=dict(params=parent["params"], accuracy=parent_accuracy,
-                               tflite=_tflite_entry(parent["tflite"], parent["predictions"],
-                                                    labels)),
+def build(header, labels, parent, networks, delta, group_specs=()):
+    """`parent` and each of `networks` hold `outputs` (see evaluate.outputs) and `tflite`
+    (or None); a network also holds its method and its cycle record."""
+    distributions = list(header["distributions"])
+    parent_measures = _measures(parent["outputs"], labels, distributions)
+    parent_accuracy = parent_measures["accuracy"]
+    groups = parse_groups(group_specs, distributions)
+    results = dict(header, schema_version=SCHEMA_VERSION, delta=delta, groups=groups,
+                   parent=dict(params=parent["params"], **parent_measures,
+                               tflite=_tflite_entry(parent["tflite"], parent["outputs"], labels,
+                                                    distributions)),
                    methods={})
     for network in networks:
-        accuracy = _accuracies(network["predictions"], labels)
-        error, parent_error = ({d: 1 - a for d, a in acc.items()}
-                               for acc in (accuracy, parent_accuracy))
-        record = dict(network["record"])
-        record.pop("history", None)
+        outputs = network["outputs"]
+        measures = _measures(outputs, labels, distributions)
+        error = {d: 1 - a for d, a in measures["accuracy"].items()}
+        parent_error = {d: 1 - a for d, a in parent_accuracy.items()}
+        record = {k: v for k, v in network["record"].items() if k != "history"}
         record.update(
-            accuracy=accuracy,
-            agreement_with_parent={d: metrics.agreement(p, parent["predictions"][d])
-                                   for d, p in network["predictions"].items()},
+            measures,
+            agreement_with_parent={d: metrics.agreement(outputs[f"{d}:pred"],
+                                                        parent["outputs"][f"{d}:pred"])
+                                   for d in distributions},
+            softmax_l2_to_parent=_scalars(outputs, "l2", distributions),
+            softmax_linf_to_parent=_scalars(outputs, "linf", distributions),
             excess_error={d: metrics.excess_error(error[d], error[NOMINAL], parent_error[d],
-                                                  parent_error[NOMINAL]) for d in error},
-            tflite=_tflite_entry(network["tflite"], network["predictions"], labels))
+                                                  parent_error[NOMINAL]) for d in distributions},
+            tflite=_tflite_entry(network["tflite"], outputs, labels, distributions))
         results["methods"].setdefault(network["method"], dict(cycles=[]))["cycles"].append(record)
     for summary in results["methods"].values():
         cycles = summary["cycles"]
         summary["prune_potential"] = _potentials(cycles, parent_accuracy, delta)
+        summary["prune_potential_by_delta"] = {
+            str(d): _potentials(cycles, parent_accuracy, d) for d in DELTAS}
+        summary["group_prune_potential"] = {
+            group: dict(mean=sum(summary["prune_potential"][d] for d in members) / len(members),
+                        min=min(summary["prune_potential"][d] for d in members))
+            for group, members in groups.items() if members}
         if all(c["tflite"] for c in cycles) and results["parent"]["tflite"]:
             summary["tflite_prune_potential"] = _potentials(
                 [dict(c, accuracy=c["tflite"]["accuracy"]) for c in cycles],
@@ -71,7 +110,7 @@ def build(header, labels, parent, networks, delta):
         summary["excess_error_slope"] = {
             d: metrics.zero_intercept_slope([c["prune_ratio"] for c in cycles],
                                             [c["excess_error"][d] for c in cycles])
-            for d in parent_accuracy}
+            for d in distributions}
     return results
 
 
@@ -94,4 +133,7 @@ def table(results):
         for row in [header, *rows]:
             lines.append("  ".join(cell.rjust(w) if i else cell.ljust(w)
                                    for i, (cell, w) in enumerate(zip(row, widths))))
+        for group, potential in summary["group_prune_potential"].items():
+            lines.append(f"  group {group}: PP mean {potential['mean']:.1%}, "
+                         f"min {potential['min']:.1%}")
     return "\n".join(lines)

@@ -1,11 +1,13 @@
 """python -m tfprune.run --config configs/vgg.py [--config.key=value ...] [--workdir DIR]"""
 import os
+import sys
 
 import tfprune  # noqa: F401
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from tfprune import config as config_lib
 from tfprune import pipeline
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Python config file (configs/*.py).",
@@ -24,5 +26,16 @@ def main(argv):
     pipeline.main_guarded(lambda: pipeline.run(_CONFIG.value, workdir))
 
 
+def refuse_unknown_overrides(argv):
+    """config_flags answers an unknown --config.key with a traceback: answer in one line."""
+    for argument in argv[1:]:
+        if argument.startswith("--config."):
+            error = config_lib.unknown_key_error(argument[len("--config."):].split("=", 1)[0])
+            if error:
+                print(f"error: {error}", file=sys.stderr)
+                sys.exit(2)
+
+
 if __name__ == "__main__":
+    refuse_unknown_overrides(sys.argv)
     app.run(main)

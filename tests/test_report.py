@@ -1,0 +1,200 @@
+"""tfprune.report builds report.md and readable PNG figures from results.json alone,
+for full, partial and empty runs, with optional later features, and compares runs."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+from tfprune import metrics, report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CORRUPTED = ("gaussian_noise_3", "contrast_3")
+DISTRIBUTIONS = ("nominal", *CORRUPTED)
+FINGERPRINT = "0c6537e45bfb"
+
+
+def _tflite(accuracy, index):
+    return dict(file=f"tflite/net-{index:02d}.float32.tflite", size_bytes=100_000 - 1000 * index,
+                delegate="default (XNNPACK)", accuracy=dict(accuracy),
+                agreement_with_keras={d: 1.0 for d in accuracy})
+
+
+def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0):
+    """A results.json as tfprune.results.build writes it (schema version 1)."""
+    rng = np.random.default_rng(seed)
+    parent_accuracy = dict(nominal=0.94, gaussian_noise_3=0.90, contrast_3=0.60)
+    ratios = [0.3, 0.64, 0.81, 0.9, 0.95][:cycles]
+    results = dict(
+        config=dict(data=dict(name="digits"), model=dict(name="cnn_small"),
+                    eval=dict(corruptions=["gaussian_noise", "contrast"], severities=[3],
+                              corruption_seed=0, cache_dir="", delta=0.5),
+                    prune=dict(method=list(methods)), seed=seed),
+        dataset=dict(name="digits", source="scikit-learn digits", num_classes=10, num_test=449,
+                     num_train=1213, num_val=135),
+        delta=0.5, schema_version=1,
+        distributions={d: dict(source="test split" if d == "nominal" else "generated")
+                       for d in DISTRIBUTIONS},
+        parent=dict(params=24346, accuracy=parent_accuracy,
+                    tflite=_tflite(parent_accuracy, 0) if tflite else None),
+        methods={})
+    for k, method in enumerate(methods):
+        records = []
+        for index, ratio in enumerate(ratios, 1):
+            accuracy = {d: float(np.clip(a - 0.3 * ratio ** 4 * (1 + k) + rng.normal(0, 0.01),
+                                         0, 1)) for d, a in parent_accuracy.items()}
+            error = {d: 1 - a for d, a in accuracy.items()}
+            records.append(dict(
+                index=index, method=method, target_ratio=ratio, prune_ratio=ratio + 1e-5,
+                params_nonzero=int(24346 * (1 - ratio)), params_total=24346,
+                layer_sparsity=dict(conv2d=ratio / 2, dense=ratio), train_seconds=10.0,
+                accuracy=accuracy, agreement_with_parent={d: 0.95 for d in accuracy},
+                excess_error={d: metrics.excess_error(error[d], error["nominal"],
+                                                      1 - parent_accuracy[d],
+                                                      1 - parent_accuracy["nominal"])
+                              for d in accuracy},
+                tflite=_tflite(accuracy, index) if tflite else None))
+        summary = dict(cycles=records)
+        xs = [c["prune_ratio"] for c in records]
+        summary["prune_potential"] = {
+            d: metrics.prune_potential(xs, [1 - c["accuracy"][d] for c in records],
+                                       1 - parent_accuracy[d], 0.5) for d in DISTRIBUTIONS}
+        if tflite:
+            summary["tflite_prune_potential"] = dict(summary["prune_potential"])
+        summary["excess_error_slope"] = {
+            d: metrics.zero_intercept_slope(xs, [c["excess_error"][d] for c in records])
+            for d in DISTRIBUTIONS}
+        results["methods"][method] = summary
+    return results
+
+
+def make_workdir(path, results, cache=True):
+    os.makedirs(path, exist_ok=True)
+    if results is not None:
+        with open(os.path.join(path, "results.json"), "w") as stream:
+            json.dump(results, stream)
+    if cache:
+        os.makedirs(os.path.join(path, "cache"), exist_ok=True)
+        rng = np.random.default_rng(1)
+        for name in CORRUPTED:
+            corruption, severity = name.rsplit("_", 1)
+            np.save(os.path.join(path, "cache", f"digits-{FINGERPRINT}-{corruption}-{severity}"
+                                                f"-seed0.npy"),
+                    rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
+    return str(path)
+
+
+def check_report(workdir, expected=(), absent=()):
+    """report.md links every figure it names, each a valid, sizeable PNG; returns its text."""
+    with open(os.path.join(workdir, "report.md")) as stream:
+        text = stream.read()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    for name in expected:
+        assert f"report/{name}" in links, (name, links)
+    for name in absent:
+        assert f"report/{name}" not in links
+        assert not os.path.exists(os.path.join(workdir, "report", name))
+    for link in links:
+        path = os.path.join(workdir, link)
+        with open(path, "rb") as stream:
+            payload = stream.read()
+        assert payload[:8] == PNG_SIGNATURE, link
+        assert len(payload) > 5000, (link, len(payload))
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            assert image.width >= 400 and image.height >= 200, (link, image.size)
+    assert sorted(os.listdir(os.path.join(workdir, "report"))) == sorted(
+        os.path.basename(link) for link in links)  # no temporary or stale files
+    return text
+
+
+FULL_FIGURES = ("accuracy_groups.png", "accuracy_distributions.png",
+                "prune_potential_keras.png", "prune_potential_tflite.png", "excess_error.png",
+                "keras_vs_tflite.png", "corruption_samples.png")
+
+
+def test_full_run(tmp_path):
+    workdir = make_workdir(tmp_path / "full", make_results())
+    path = report.write_report(workdir)
+    assert path == os.path.join(workdir, "report.md")
+    text = check_report(workdir, FULL_FIGURES, absent=("noise_similarity.png",
+                                                       "calibration.png"))
+    assert "| distribution | wt Keras | wt TFLite | sipp Keras | sipp TFLite |" in text
+    assert "not measured in this run" in text  # noise similarity
+    assert "Calibration (ECE): not measured" in text
+    assert "cnn_small" in text and "digits" in text
+
+
+def test_partial_run_and_stale_figures(tmp_path):
+    workdir = make_workdir(tmp_path / "partial", make_results())
+    report.write_report(workdir)
+    with open(os.path.join(workdir, "results.json"), "w") as stream:
+        json.dump(make_results(methods=("wt",), cycles=1, tflite=False), stream)
+    report.write_report(workdir)
+    text = check_report(workdir, ("accuracy_groups.png", "prune_potential_keras.png",
+                                  "excess_error.png", "corruption_samples.png"),
+                        absent=("prune_potential_tflite.png", "keras_vs_tflite.png"))
+    assert "wt (1 cycle, 30% to 30% of parameters removed)" in text
+    assert "No TFLite prune potential for wt" in text
+
+
+def test_no_methods_no_cache_no_results(tmp_path):
+    results = make_results()
+    results["methods"] = {}
+    workdir = make_workdir(tmp_path / "empty", results)
+    report.write_report(workdir)
+    text = check_report(workdir, ("corruption_samples.png",), absent=("accuracy_groups.png",))
+    assert "none evaluated yet" in text and "No prune potential yet" in text
+
+    workdir = make_workdir(tmp_path / "nocache", make_results(), cache=False)
+    report.write_report(workdir)
+    text = check_report(workdir, ("accuracy_groups.png",), absent=("corruption_samples.png",))
+    assert "no cached corrupted test set" in text
+
+    workdir = make_workdir(tmp_path / "noresults", None)
+    report.write_report(workdir)
+    assert "does not exist yet" in open(os.path.join(workdir, "report.md")).read()
+    with pytest.raises(FileNotFoundError):
+        report.write_report(str(tmp_path / "missing"))
+
+
+def test_later_features_groups_noise_ece_export(tmp_path):
+    results = make_results()
+    results["groups"] = {"noise": ["gaussian_noise_3"], "digital": ["contrast_3", "nominal"]}
+    eps = [0.0, 0.1, 0.3, 0.7]
+    for k, summary in enumerate(results["methods"].values()):
+        summary["noise"] = dict(eps=eps, prune_potential=[0.9, 0.8 - 0.1 * k, 0.64, 0.3],
+                                agreement=[[1.0 - e * (0.2 + 0.1 * c) for c in range(3)]
+                                           for e in eps])
+        summary["export"] = {"int8": dict(prune_potential={d: 0.64 for d in DISTRIBUTIONS})}
+        for cycle in summary["cycles"]:
+            cycle["ece"] = {d: 0.02 + 0.05 * cycle["prune_ratio"] for d in DISTRIBUTIONS}
+    results["parent"]["ece"] = {d: 0.03 for d in DISTRIBUTIONS}
+    results["reference"] = dict(noise=dict(eps=eps, agreement=[1.0, 0.9, 0.7, 0.4]))
+    workdir = make_workdir(tmp_path / "later", results)
+    report.write_report(workdir)
+    text = check_report(workdir, FULL_FIGURES + ("noise_similarity.png", "calibration.png"))
+    assert "sipp int8" in text and "not measured" not in text
+
+
+def test_cli_compares_runs_without_tensorflow(tmp_path):
+    main = make_workdir(tmp_path / "seed0", make_results(seed=0))
+    other = make_workdir(tmp_path / "seed1", make_results(seed=1))
+    third = make_workdir(tmp_path / "seed2", make_results(methods=("wt",), seed=2, tflite=False))
+    done = subprocess.run(  # -X importtime lists every module imported on stderr
+        [sys.executable, "-X", "importtime", "-m", "tfprune.report", "--workdir", main,
+         "--compare", other, third], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+    assert "matplotlib" in imported and not {"tensorflow", "keras"} & imported
+    assert done.stdout.strip() == os.path.join(main, "report.md")
+    text = check_report(main, FULL_FIGURES + ("prune_potential_runs.png",))
+    assert "## Compared runs" in text
+    for name in ("seed0", "seed1", "seed2"):
+        assert f"| {name} | wt |" in text
