@@ -17,4 +17,6 @@ def get_config():
     config.prune.spacing = ("geometric(0.7, 0.05, 5)",)
     config.prune.retrain_epochs = 4
     config.eval.batch_size = 256
+    config.eval.noise_images = 200
+    config.eval.reference_network = True
     return config

@@ -4,6 +4,7 @@
 that still prunes past 90%: a short parent schedule and 3 retraining epochs per cycle.
 """
 from tfprune import config as config_lib
+from tfprune import corruptions
 
 
 def get_config(arg=None):
@@ -18,11 +19,24 @@ def get_config(arg=None):
                             "linear(0.132, 0.02, 9)")
     config.prune.cycles = 23
     config.prune.retrain_epochs = 182
+    # The study's test sets: all 19 corruptions at severity 3, severities 1-5 of four.
+    config.eval.corruptions = corruptions.NAMES
+    config.eval.extra_corruptions = tuple(
+        f"{name}_{severity}" for name in ("brightness", "fog", "jpeg_compression", "zoom_blur")
+        for severity in (1, 2, 4, 5))
+    config.eval.shifts = ("cifar10_1",)
+    config.eval.noise_images = 1000
+    config.eval.noise_draws = 100
+    config.eval.reference_network = True
     if arg == "quick":
         config.train.update(epochs=15, warmup_epochs=1, lr_milestones=(8, 12))
         config.prune.spacing = ("geometric(0.7, 0.08, 6)",)  # 30% ... 92% pruned
         config.prune.cycles = 0
         config.prune.retrain_epochs = 3
+        config.eval.corruptions = config_lib.base().eval.corruptions  # six, at severity 3
+        config.eval.extra_corruptions = ()
+        config.eval.noise_images, config.eval.noise_draws = 200, 4
+        config.eval.reference_network = False
     elif arg:
         raise ValueError(f"configs/resnet20.py takes no argument or 'quick', not {arg!r}")
     return config

@@ -24,9 +24,12 @@ def convert(model):
     return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def export_and_evaluate(network_id, checkpoint, distributions, labels, reference, workdir,
-                        threads):
-    """Convert (once) and evaluate (once) a checkpoint; returns file, size, delegate, outputs."""
+def export_and_evaluate(network_id, checkpoint, workdir, threads, measure, required):
+    """Convert (once) and evaluate (once) a checkpoint; returns file, size, delegate, outputs.
+
+    `measure(logits_of)` computes the run's outputs (see tfprune.evaluate) from a
+    function that runs the network; `required` are the keys a stored result must hold.
+    """
     path = os.path.join(workdir, "tflite", f"{network_id}.{VARIANT}.tflite")
     if not os.path.exists(path):
         model = tf.keras.models.load_model(checkpoint, compile=False)
@@ -34,8 +37,7 @@ def export_and_evaluate(network_id, checkpoint, distributions, labels, reference
     interpreter = litert.TFLiteModel(path, threads=threads)
     outputs = evaluate.cached_outputs(
         os.path.join(workdir, "predictions", f"{network_id}.tflite-{VARIANT}.npz"),
-        lambda: evaluate.outputs(interpreter.predict_logits, distributions, labels, reference),
-        distributions)
+        lambda: measure(interpreter.predict_logits), required)
     return dict(file=os.path.relpath(path, workdir), size_bytes=os.path.getsize(path),
                 delegate=interpreter.delegate, outputs=outputs)
 

@@ -25,8 +25,9 @@ def _tflite(accuracy, index):
                 agreement_with_keras={d: 1.0 for d in accuracy})
 
 
-def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0):
-    """A results.json as tfprune.results.build writes it (schema version 1)."""
+def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0, groups=True):
+    """A results.json as tfprune.results.build writes it (schema version 1); without
+    `groups`, as the first version wrote it."""
     rng = np.random.default_rng(seed)
     parent_accuracy = dict(nominal=0.94, gaussian_noise_3=0.90, contrast_3=0.60)
     ratios = [0.3, 0.64, 0.81, 0.9, 0.95][:cycles]
@@ -43,6 +44,8 @@ def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0):
         parent=dict(params=24346, accuracy=parent_accuracy,
                     tflite=_tflite(parent_accuracy, 0) if tflite else None),
         methods={})
+    if groups:
+        results["groups"] = dict(nominal=["nominal"], corrupted=list(CORRUPTED))
     for k, method in enumerate(methods):
         records = []
         for index, ratio in enumerate(ratios, 1):
@@ -135,7 +138,7 @@ def test_partial_run_and_stale_figures(tmp_path):
     workdir = make_workdir(tmp_path / "partial", make_results())
     report.write_report(workdir)
     with open(os.path.join(workdir, "results.json"), "w") as stream:
-        json.dump(make_results(methods=("wt",), cycles=1, tflite=False), stream)
+        json.dump(make_results(methods=("wt",), cycles=1, tflite=False, groups=False), stream)
     report.write_report(workdir)
     text = check_report(workdir, ("accuracy_groups.png", "prune_potential_keras.png",
                                   "excess_error.png", "corruption_samples.png"),
@@ -167,20 +170,39 @@ def test_no_methods_no_cache_no_results(tmp_path):
 def test_later_features_groups_noise_ece_export(tmp_path):
     results = make_results()
     results["groups"] = {"noise": ["gaussian_noise_3"], "digital": ["contrast_3", "nominal"]}
+    results["unavailable"] = {"cifar10_1": "offline"}
     eps = [0.0, 0.1, 0.3, 0.7]
+    curve = [0.9, 0.8, 0.6, 0.3]
     for k, summary in enumerate(results["methods"].values()):
+        cycles = summary["cycles"]
         summary["noise"] = dict(eps=eps, prune_potential=[0.9, 0.8 - 0.1 * k, 0.64, 0.3],
-                                agreement=[[1.0 - e * (0.2 + 0.1 * c) for c in range(3)]
-                                           for e in eps])
+                                accuracy=[curve for _ in cycles],  # [[per eps] per cycle]
+                                agreement=[[1.0 - e * (0.2 + 0.1 * c) for e in eps]
+                                           for c in range(len(cycles))])
         summary["export"] = {"int8": dict(prune_potential={d: 0.64 for d in DISTRIBUTIONS})}
-        for cycle in summary["cycles"]:
-            cycle["ece"] = {d: 0.02 + 0.05 * cycle["prune_ratio"] for d in DISTRIBUTIONS}
-    results["parent"]["ece"] = {d: 0.03 for d in DISTRIBUTIONS}
-    results["reference"] = dict(noise=dict(eps=eps, agreement=[1.0, 0.9, 0.7, 0.4]))
+        for cycle in cycles:
+            cycle["ece"] = {d: 0.02 + 0.05 * cycle["prune_ratio"] + 0.01 * k
+                            for d in DISTRIBUTIONS}
+    results["parent"].update(ece={d: 0.03 for d in DISTRIBUTIONS},
+                             noise=dict(eps=eps, accuracy=curve))
+    results["reference"] = dict(accuracy={d: 0.9 for d in DISTRIBUTIONS},
+                                ece={d: 0.04 for d in DISTRIBUTIONS},
+                                noise=dict(eps=eps, accuracy=curve, agreement=[1.0, 0.9, 0.7, 0.4]))
     workdir = make_workdir(tmp_path / "later", results)
     report.write_report(workdir)
     text = check_report(workdir, FULL_FIGURES + ("noise_similarity.png", "calibration.png"))
-    assert "sipp int8" in text and "not measured" not in text
+    assert "sipp int8" in text and "not measured" not in text and "failed" not in text
+    assert "cifar10_1 (offline)" in text and "| *digital: mean of 2* |" in text
+
+
+def test_noise_reader_follows_the_schema_orientation():
+    eps = [0.0, 0.5]  # 3 cycles x 2 noise levels, as results.json stores it
+    noise = report._noise(dict(noise=dict(eps=eps, agreement=[[1, 0.9], [1, 0.8], [1, 0.7]])))
+    assert noise["agreement"].shape == (2, 3) and noise["prune_potential"] is None
+    square = report._noise(dict(noise=dict(eps=eps, agreement=[[1, 0.9], [1, 0.8]])))
+    assert list(square["agreement"][:, 1]) == [1, 0.8]  # cycle-major even when square
+    assert report._noise(dict(noise={})) is None and report._noise({}) is None
+    assert report._noise(dict(noise=dict(eps="x", agreement=None))) is None
 
 
 def test_cli_compares_runs_without_tensorflow(tmp_path):

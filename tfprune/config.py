@@ -60,6 +60,16 @@ def base():
             "contrast", "brightness", "defocus_blur",
         ),
         severities=(3,),
+        extra_corruptions=(),  # further "<corruption>_<severity>" sets, e.g. "fog_5"
+        corruption_source="auto",  # auto (tfds cifar10_corrupted if it can be had) | generated | tfds
+        shifts=(),  # natural shifts: "cifar10_1" (tensorflow-datasets; reported if unavailable)
+        # Noise similarity: uniform noise in [-eps, eps] on the normalised input, eps over
+        # linspace(0, noise_eps_max, noise_steps), on noise_images test images x noise_draws.
+        noise_images=0,  # 0 = off (the study: 1000 images x 100 draws)
+        noise_draws=4,
+        noise_eps_max=0.7,
+        noise_steps=15,
+        reference_network=False,  # also train an unpruned network with another seed
         delta=0.5,  # prune potential: allowed excess error, in percentage points
         # Named groups of distributions ("name=pattern,pattern", fnmatch patterns) whose
         # mean and minimum prune potential results.json reports.
@@ -158,7 +168,7 @@ def methods_of(prune_config):
 
 def validate(config):
     """Raise ConfigError (one line naming the key and what is allowed) for a bad config."""
-    from tfprune import corruptions, data, methods, models  # registries
+    from tfprune import corruptions, data, distributions, methods, models  # registries
 
     _check_name("data.name", config.data.name, data.DATASETS)
     _check_name("model.name", config.model.name, models.MODELS)
@@ -171,6 +181,24 @@ def validate(config):
         _check_name("prune.method", name, methods.METHODS)
     for name in config.eval.corruptions:
         _check_name("eval.corruptions", name, corruptions.CORRUPTIONS)
+    for name in config.eval.extra_corruptions:
+        corruption, _, severity = name.rpartition("_")
+        if corruption not in corruptions.CORRUPTIONS or severity not in tuple("12345"):
+            _fail("eval.extra_corruptions", f"cannot read {name!r}; write '<corruption>_<1-5>' "
+                  f"with a corruption in {', '.join(corruptions.NAMES)}")
+    for name in config.eval.shifts:
+        _check_name("eval.shifts", name, distributions.SHIFTS)
+    _check_name("eval.corruption_source", config.eval.corruption_source,
+                distributions.CORRUPTION_SOURCES)
+    if config.eval.corruption_source == "tfds" and config.data.name != "cifar10":
+        _fail("eval.corruption_source", "tfds has CIFAR-10-C only; set data.name=cifar10 or "
+              "eval.corruption_source=generated")
+    if config.eval.shifts and config.data.name != "cifar10":
+        _fail("eval.shifts", f"{config.eval.shifts} are shifts of CIFAR-10; set eval.shifts=()")
+    for key in ("eval.noise_images", "eval.noise_eps_max"):
+        _check_range(config, key, 0)
+    for key in ("eval.noise_draws", "eval.noise_steps"):
+        _check_range(config, key, 1)
     for spec in config.eval.groups:
         if "=" not in spec or not spec.partition("=")[0].strip():
             _fail("eval.groups", f"cannot read {spec!r}; write 'name=pattern,pattern', "

@@ -102,21 +102,32 @@ def _reachable(host, port=443, timeout=3.0):
         return False
 
 
-def _load_cifar10_tfds(data_dir):
-    """CIFAR-10 through tensorflow-datasets; fails fast where it could only hang."""
+def load_tfds(name, data_dir, download_host, offline_hint):
+    """{split: (images, labels)} of a tensorflow-datasets set, prepared or downloaded.
+
+    Offline, tfds hangs for minutes before it fails; this fails at once, with
+    `offline_hint` saying what to do instead.
+    """
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder("cifar10", data_dir=data_dir or None)
+    builder = tfds.builder(name, data_dir=data_dir or None)
     prepared = tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
-    if not prepared and not _reachable("www.cs.toronto.edu"):
-        raise DataError("cifar10: offline and not prepared in tensorflow-datasets; set "
-                        "--config.data.dir=PATH to a folder with the CIFAR-10 binary files "
-                        "(data_batch_*.bin, test_batch.bin)")
+    if not prepared and not _reachable(download_host):
+        raise DataError(f"{name}: offline and not prepared in tensorflow-datasets "
+                        f"({builder.data_dir}); {offline_hint}")
     builder.download_and_prepare()
-    splits = tfds.as_numpy(builder.as_dataset(batch_size=-1))
-    return (splits["train"]["image"], splits["train"]["label"].astype(np.int32),
-            splits["test"]["image"], splits["test"]["label"].astype(np.int32),
-            CIFAR10_CLASSES, f"tensorflow-datasets cifar10 ({builder.data_dir})")
+    splits = tfds.as_numpy(builder.as_dataset(batch_size=-1, shuffle_files=False))
+    return {split: (np.asarray(v["image"], np.uint8), np.asarray(v["label"], np.int32))
+            for split, v in splits.items()}, builder.data_dir
+
+
+def _load_cifar10_tfds(data_dir):
+    splits, location = load_tfds(
+        "cifar10", data_dir, "www.cs.toronto.edu",
+        "set --config.data.dir=PATH to a folder with the CIFAR-10 binary files "
+        "(data_batch_*.bin, test_batch.bin)")
+    return (*splits["train"], *splits["test"], CIFAR10_CLASSES,
+            f"tensorflow-datasets cifar10 ({location})")
 
 
 def load_cifar10(data_config, seed):

@@ -1,43 +1,15 @@
-"""Test distributions (nominal and corrupted) and the predictions of a network on them.
+"""What a network (Keras or TFLite) outputs on the test distributions, and under noise.
 
-Corrupted copies of the test set are generated once per (data set, corruption,
-severity, seed) and cached as .npy files, so every network of a run, and every later
-run, reads the same images.
+Only the parent keeps its softmax probabilities; every other network is compared to
+them when it is evaluated, so stored outputs stay small for the full suite.
 """
-import hashlib
-import os
-
 import numpy as np
 
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from tfprune import corruptions, metrics
 from tfprune import io as io_lib
-
-NOMINAL = "nominal"
-
-
-def distribution_names(eval_config):
-    return [NOMINAL] + [f"{c}_{s}" for c in eval_config.corruptions for s in eval_config.severities]
-
-
-def test_distributions(dataset, eval_config, cache_dir, log=print):
-    """{name: uint8 images}, all labelled by the test labels; corruptions from the cache."""
-    fingerprint = hashlib.sha1(dataset.test_images.tobytes()).hexdigest()[:12]
-    distributions = {NOMINAL: dataset.test_images}
-    for name in eval_config.corruptions:
-        for severity in eval_config.severities:
-            path = os.path.join(cache_dir, f"{dataset.name}-{fingerprint}-{name}-{severity}"
-                                           f"-seed{eval_config.corruption_seed}.npy")
-            images = io_lib.load_array(path, dataset.test_images.shape, np.uint8)
-            if images is None:
-                log(f"generating {name} severity {severity} (cached at {path})")
-                images = corruptions.corrupt(dataset.test_images, name, severity,
-                                             eval_config.corruption_seed)
-                io_lib.save_array(path, images)
-            distributions[f"{name}_{severity}"] = images
-    return distributions
+from tfprune import metrics
 
 
 def predict_logits(model, images, batch_size):
@@ -46,16 +18,17 @@ def predict_logits(model, images, batch_size):
     return model.predict(batches, verbose=0)
 
 
-def outputs(logits_of, distributions, labels, reference=None, keep_probabilities=False):
+def outputs(logits_of, distributions, reference=None, keep_probabilities=False):
     """Per distribution `d`: `d:pred` (top-1 labels), `d:ece`, `d:nll` and, given the
     reference network's outputs, `d:l2` and `d:linf` (softmax distances to it).
 
-    `logits_of(images)` runs the network (Keras or TFLite). Only the reference (the
-    parent) keeps its probabilities (`d:prob`): the others are compared to it here.
+    `logits_of(images)` runs the network; `distributions` maps names to
+    `tfprune.distributions.Distribution`.
     """
     result = {}
-    for name, images in distributions.items():
-        probabilities = metrics.softmax(logits_of(images))
+    for name, distribution in distributions.items():
+        probabilities = metrics.softmax(logits_of(distribution.images))
+        labels = distribution.labels
         result[f"{name}:pred"] = probabilities.argmax(axis=-1).astype(np.int32)
         result[f"{name}:ece"] = np.float64(metrics.expected_calibration_error(probabilities, labels))
         result[f"{name}:nll"] = np.float64(metrics.negative_log_likelihood(probabilities, labels))
@@ -67,9 +40,28 @@ def outputs(logits_of, distributions, labels, reference=None, keep_probabilities
     return result
 
 
-def cached_outputs(path, compute, distributions):
-    """The stored outputs at `path` if they cover `distributions`, else computed and stored."""
-    stored = io_lib.load_arrays(path, [f"{name}:pred" for name in distributions])
+def noise_levels(eval_config):
+    return np.linspace(0.0, eval_config.noise_eps_max, eval_config.noise_steps)
+
+
+def noise_predictions(logits_of, images, std, eval_config, seed):
+    """Top-1 labels (eps, draw, image) under uniform noise in [-eps, eps] added to the
+    normalised input, i.e. eps * std per channel on the pixel scale (not clipped, as the
+    study). The draws depend on `seed` only, so every network sees the same inputs."""
+    images = images[: eval_config.noise_images].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    unit = rng.uniform(-1.0, 1.0, (eval_config.noise_draws, *images.shape)).astype(np.float32)
+    unit *= np.asarray(std, np.float32)
+    levels = []
+    for eps in noise_levels(eval_config):
+        noisy = (images[None] + np.float32(eps) * unit).reshape(-1, *images.shape[1:])
+        levels.append(np.argmax(logits_of(noisy), axis=-1).reshape(unit.shape[:2]))
+    return np.asarray(levels, dtype=np.int16)
+
+
+def cached_outputs(path, compute, required):
+    """The stored outputs at `path` if they hold all `required` keys, else computed and stored."""
+    stored = io_lib.load_arrays(path, required)
     if stored is None:
         stored = compute()
         io_lib.save_arrays(path, stored)

@@ -17,6 +17,7 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 
 from tfprune import cascade, config as config_lib, data, evaluate, models, train
+from tfprune import distributions as distributions_lib
 from tfprune import io as io_lib
 from tfprune import results as results_lib
 
@@ -55,59 +56,80 @@ def _prepare_workdir(config, workdir):
     io_lib.write_json(path, current)
 
 
-def _train_parent(config, dataset, workdir, log):
-    path = os.path.join(workdir, "checkpoints", "parent.keras")
+def _train_network(config, dataset, workdir, log, name, seed):
+    """Train an unpruned network (the parent, or a reference with another seed) once."""
+    path = os.path.join(workdir, "checkpoints", f"{name}.keras")
     record_path = path.replace(".keras", ".json")
     if os.path.exists(path) and os.path.exists(record_path):
-        log(f"parent: reusing {path}")
+        log(f"{name}: reusing {path}")
         return path
     started = time.time()
     model = models.build(config.model.name, dataset.train_images.shape[1:], dataset.num_classes,
-                         dataset.mean, dataset.std, seed=config.seed)
-    log(f"parent: training {config.model.name} ({models.count_params(model):,} parameters) "
-        f"for {config.train.epochs} epochs")
-    history = train.fit(model, dataset, config, config.train.epochs, seed=config.seed,
+                         dataset.mean, dataset.std, seed=seed)
+    log(f"{name}: training {config.model.name} ({models.count_params(model):,} parameters) "
+        f"for {config.train.epochs} epochs, seed {seed}")
+    history = train.fit(model, dataset, config, config.train.epochs, seed=seed,
                         callbacks=[tf.keras.callbacks.TensorBoard(
-                            os.path.join(workdir, "tensorboard", "parent"))], stage="parent")
+                            os.path.join(workdir, "tensorboard", name))], stage=name)
     io_lib.save_model(path, model)
     io_lib.write_json(record_path, dict(params=models.count_params(model), history=history,
                                         train_seconds=time.time() - started))
     return path
 
 
-def _evaluate_network(network_id, checkpoint, distributions, labels, parent, config, workdir):
-    """Keras outputs on every distribution, then the TFLite ones; both cached.
+class _Evaluator:
+    """Evaluates networks (Keras, then TFLite) on the run's distributions and noise,
+    caching each network's outputs; every network is compared to the parent's."""
 
-    `parent` holds the parent's Keras outputs (None when evaluating the parent itself):
-    every network is compared to them.
-    """
-    def keras_outputs():
-        model = tf.keras.models.load_model(checkpoint, compile=False)
-        return evaluate.outputs(
-            lambda images: evaluate.predict_logits(model, images, config.eval.batch_size),
-            distributions, labels, reference=parent, keep_probabilities=parent is None)
+    def __init__(self, config, workdir, distributions, dataset):
+        self.config, self.workdir, self.distributions = config, workdir, distributions
+        self.noise_images, self.std = dataset.test_images, dataset.std
+        self.required = [f"{d}:pred" for d in distributions]
+        if config.eval.noise_images:
+            self.required.append("noise:pred")
 
-    outputs = evaluate.cached_outputs(
-        os.path.join(workdir, "predictions", f"{network_id}.keras.npz"), keras_outputs,
-        distributions)
-    tflite = None
-    if config.export.tflite:
-        from export import tflite as tflite_export
-        tflite = tflite_export.export_and_evaluate(network_id, checkpoint, distributions, labels,
-                                                   parent or outputs, workdir,
-                                                   config.export.threads)
-    return dict(outputs=outputs, tflite=tflite)
+    def _measure(self, logits_of, parent):
+        result = evaluate.outputs(logits_of, self.distributions, reference=parent,
+                                  keep_probabilities=parent is None)
+        if self.config.eval.noise_images:
+            result["noise:pred"] = evaluate.noise_predictions(
+                logits_of, self.noise_images, self.std, self.config.eval,
+                self.config.eval.corruption_seed)
+        return result
+
+    def __call__(self, network_id, checkpoint, parent=None, tflite=True):
+        """`parent`: the parent's Keras outputs (None when evaluating the parent itself)."""
+        def keras_outputs():
+            model = tf.keras.models.load_model(checkpoint, compile=False)
+            batch_size = self.config.eval.batch_size
+            return self._measure(lambda x: evaluate.predict_logits(model, x, batch_size), parent)
+
+        outputs = evaluate.cached_outputs(
+            os.path.join(self.workdir, "predictions", f"{network_id}.keras.npz"), keras_outputs,
+            self.required)
+        exported = None
+        if tflite and self.config.export.tflite:
+            from export import tflite as tflite_export
+            exported = tflite_export.export_and_evaluate(
+                network_id, checkpoint, self.workdir, self.config.export.threads,
+                lambda logits_of: self._measure(logits_of, parent or outputs), self.required)
+        return dict(outputs=outputs, tflite=exported)
 
 
-def _log_scalars(workdir, method, step, prune_ratio, outputs, distributions, labels):
+def _log_scalars(workdir, method, step, prune_ratio, outputs, distributions):
     """Per-cycle accuracy scalars beside TF-MOT's pruning summaries in TensorBoard."""
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", method, "cycles"))
     with writer.as_default():
         tf.summary.scalar("prune_ratio", prune_ratio, step=step)
-        for name in distributions:
-            tf.summary.scalar(f"accuracy/{name}", float(np.mean(outputs[f"{name}:pred"] == labels)),
-                              step=step)
+        for name, distribution in distributions.items():
+            accuracy = float(np.mean(outputs[f"{name}:pred"] == distribution.labels))
+            tf.summary.scalar(f"accuracy/{name}", accuracy, step=step)
     writer.close()
+
+
+def _record(path):
+    with open(path.replace(".keras", ".json")) as stream:
+        return json.load(stream)
 
 
 def run(config, workdir, log=print):
@@ -118,33 +140,36 @@ def run(config, workdir, log=print):
     dataset = data.load(config.data, config.seed)
     log(f"data: {dataset.source}; train {len(dataset.train_labels)}, "
         f"validation {len(dataset.val_labels)}, test {len(dataset.test_labels)}")
-    cache_dir = config.eval.cache_dir or os.path.join(workdir, "cache")
-    distributions = evaluate.test_distributions(dataset, config.eval, cache_dir, log)
-    labels = dataset.test_labels
-    parent_path = _train_parent(config, dataset, workdir, log)
-    with open(parent_path.replace(".keras", ".json")) as stream:
-        parent_params = json.load(stream)["params"]
-    parent = dict(params=parent_params, **_evaluate_network(
-        "parent", parent_path, distributions, labels, None, config, workdir))
-    ratios = config_lib.target_ratios(config.prune)
+    distributions, unavailable = distributions_lib.build(
+        dataset, config.eval, config.data, config.eval.cache_dir or os.path.join(workdir, "cache"),
+        log)
+    evaluator = _Evaluator(config, workdir, distributions, dataset)
+    parent_path = _train_network(config, dataset, workdir, log, "parent", config.seed)
+    parent = dict(params=_record(parent_path)["params"], **evaluator("parent", parent_path))
+    reference = None
+    if config.eval.reference_network:
+        reference_path = _train_network(config, dataset, workdir, log, "reference", config.seed + 1)
+        reference = evaluator("reference", reference_path, parent["outputs"], tflite=False)
     networks = []
     for method in config_lib.methods_of(config.prune):
-        _log_scalars(workdir, method, 0, 0.0, parent["outputs"], distributions, labels)
-        for cycle in cascade.run(method, parent_path, ratios, dataset, config, workdir, log):
-            with open(cycle.path.replace(".keras", ".json")) as stream:
-                record = json.load(stream)
-            evaluated = _evaluate_network(cycle.network_id, cycle.path, distributions, labels,
-                                          parent["outputs"], config, workdir)
+        _log_scalars(workdir, method, 0, 0.0, parent["outputs"], distributions)
+        for cycle in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
+                                 dataset, config, workdir, log):
+            record = _record(cycle.path)
+            evaluated = evaluator(cycle.network_id, cycle.path, parent["outputs"])
             _log_scalars(workdir, method, cycle.index, record["prune_ratio"],
-                         evaluated["outputs"], distributions, labels)
+                         evaluated["outputs"], distributions)
             networks.append(dict(method=method, record=record, **evaluated))
     header = dict(config=json.loads(config.to_json()), dataset=dataset.summary(),
-                  distributions={name: dict(source="test split" if name == evaluate.NOMINAL
-                                            else "generated in-process by tfprune.corruptions "
-                                                 f"(seed {config.eval.corruption_seed})")
-                                 for name in distributions})
-    results = results_lib.build(header, labels, parent, networks, config.eval.delta,
-                                config.eval.groups)
+                  distributions={name: dict(source=d.source, size=len(d.labels))
+                                 for name, d in distributions.items()},
+                  unavailable=unavailable)
+    noise = None
+    if config.eval.noise_images:
+        noise = dict(eps=[float(e) for e in evaluate.noise_levels(config.eval)],
+                     labels=dataset.test_labels[: config.eval.noise_images])
+    results = results_lib.build(header, distributions, parent, networks, config.eval.delta,
+                                config.eval.groups, reference=reference, noise=noise)
     results["wall_seconds_this_invocation"] = time.time() - started
     io_lib.write_json(os.path.join(workdir, "results.json"), results)
     log(results_lib.table(results))

@@ -133,6 +133,8 @@ def _groups(results, distributions):
               for g, members in groups.items() if isinstance(members, (list, tuple))}
     chosen = {g: m for g, m in chosen.items() if m}
     if chosen:
+        if NOMINAL in distributions and not any(NOMINAL in m for m in chosen.values()):
+            chosen = {NOMINAL: [NOMINAL], **chosen}  # the yardstick of every other group
         return chosen
     default = {NOMINAL: [d for d in distributions if d == NOMINAL],
                "corrupted": [d for d in distributions if d != NOMINAL]}
@@ -163,7 +165,8 @@ def _variants(summary):
 
 def _noise(entry):
     """A tolerant reading of entry["noise"] = {eps, agreement, prune_potential}:
-    agreement becomes an (eps, k) array (k cycles, or 1 for the reference network)."""
+    agreement ([[per eps] per cycle], or [per eps] for the reference network) becomes an
+    (eps, k) array."""
     noise = _dict(_dict(entry).get("noise"))
     if not isinstance(noise.get("eps"), (list, tuple)):
         return None
@@ -178,9 +181,9 @@ def _noise(entry):
         agreement = np.asarray(noise.get("agreement"), dtype=np.float64)
         if agreement.ndim == 1 and agreement.shape[0] == eps.size:
             agreement = agreement[:, None]
-        elif agreement.ndim == 2 and agreement.shape[0] != eps.size:
-            agreement = agreement.T if agreement.shape[1] == eps.size else None
-        elif agreement.ndim != 2:
+        elif agreement.ndim == 2 and agreement.shape[1] == eps.size:
+            agreement = agreement.T  # the schema's [[per eps] per cycle]
+        elif agreement.ndim != 2 or agreement.shape[0] != eps.size:
             agreement = None
     except (TypeError, ValueError):
         agreement = None
@@ -243,11 +246,11 @@ def _legend_handles(runs, colours, methods, parent=True, delta=None, spread=Fals
     if spread:
         handles.append(Patch(color="0.6", alpha=0.4,
                              label="mean over runs (thick) and min-max band"))
-    if parent:
-        label = "parent" if delta is None else \
-            f"parent (band: within \u03b4 = {delta:g} points below it)"
+    if parent and (delta is None or math.isnan(delta)):
+        handles.append(Line2D([], [], color=PARENT_COLOUR, lw=1.2, label="parent"))
+    elif parent:
         handles.append(Patch(facecolor=PARENT_COLOUR, alpha=0.35, edgecolor=PARENT_COLOUR,
-                             label=label))
+                             label=f"parent (band: within \u03b4 = {delta:g} points below it)"))
     return handles
 
 
@@ -286,6 +289,7 @@ def _curves(ax, runs, colours, value):
                             color=colours[method], alpha=0.18, lw=0)
             ax.plot(x, np.nanmean(ys, axis=0), color=colours[method], lw=2.8, alpha=0.9)
         spread = True
+    ax.set_xlim(0, 100)  # the whole range: a run with few cycles still reads as one
     return spread
 
 
@@ -300,13 +304,53 @@ def _parent_band(ax, runs, value, delta):
         ax.axhline(level, color=PARENT_COLOUR, linestyle=run.style[0], lw=1.2)
 
 
-def _outer_labels(axes, columns, xlabel, ylabel):
-    """Axis labels on the bottom panel of each column and the first panel of each row."""
-    for i, ax in enumerate(axes):
-        if i + columns >= len(axes):
-            ax.set_xlabel(xlabel, fontsize=9)
-        if i % columns == 0:
-            ax.set_ylabel(ylabel, fontsize=9)
+def _small_multiples(names, panel=(3.4, 2.7)):
+    """A figure with one panel per distribution: a row per corruption and a column per
+    severity when several severities were evaluated (nominal alone on the first row), else
+    a compact grid in order. Returns (figure, axes in the order of names, labeller) where
+    labeller(xlabel, ylabel) labels the bottom panel of each column and the first of each
+    row."""
+    parsed = [re.fullmatch(r"(.+)_(\d+)", n) for n in names]
+    severities = sorted({int(p[2]) for p in parsed if p})
+    if len(severities) > 1 and all(p or n == NOMINAL for p, n in zip(parsed, names)):
+        corruptions = list(dict.fromkeys(p[1] for p in parsed if p))
+        top = 1 if NOMINAL in names else 0
+        positions = [(0, 0) if not p else (top + corruptions.index(p[1]),
+                                           severities.index(int(p[2]))) for p in parsed]
+        rows, columns = top + len(corruptions), len(severities)
+    else:
+        columns, rows = _grid_shape(len(names))
+        positions = [divmod(i, columns) for i in range(len(names))]
+    if rows * columns > 30:
+        panel = (panel[0] * 0.9, panel[1] * 0.8)
+    figure = _figure(max(panel[0] * columns, 6), panel[1] * rows + 1.0)
+    grid = figure.subplots(rows, columns, squeeze=False)
+    used = set(positions)
+    for (r, c), ax in np.ndenumerate(grid):
+        if (r, c) not in used:
+            ax.set_visible(False)
+
+    def labeller(xlabel, ylabel):
+        for r, c in positions:
+            if not any((below, c) in used for below in range(r + 1, rows)):
+                grid[r, c].set_xlabel(xlabel, fontsize=9)
+            if not any((r, left) in used for left in range(c)):
+                grid[r, c].set_ylabel(ylabel, fontsize=9)
+
+    return figure, [grid[p] for p in positions], labeller
+
+
+def _reference_line(ax, run, value):
+    """The separately trained network's value (%), when the run has one; whether drawn."""
+    level = 100 * value(_dict(run.results.get("reference")))
+    if math.isnan(level):
+        return False
+    ax.axhline(level, color="black", linestyle=(0, (2, 2)), lw=1.2)
+    return True
+
+
+REFERENCE_HANDLE = Line2D([], [], color="black", linestyle=(0, (2, 2)), lw=1.2,
+                          label="separately trained network")
 
 
 def _finish_axes(ax, title, xlabel=X_LABEL, ylabel="accuracy (%)"):
@@ -342,17 +386,19 @@ def _accuracy_groups(runs, colours, context, path):
     delta = _number(main.results.get("delta"))
     figure = _figure(min(5.2 * len(groups), 16), 4.6)
     axes = _panels(figure, len(groups), min(len(groups), 3))
-    spread = False
+    spread = reference = False
     for ax, (group, members) in zip(axes, groups.items()):
         parent = lambda run, m=members: _mean(  # noqa: E731
             _dict(_dict(run.results.get("parent")).get("accuracy")), m)
         _parent_band(ax, runs, parent, None if math.isnan(delta) else delta)
+        reference |= _reference_line(ax, main,
+                                     lambda r, m=members: _mean(r.get("accuracy"), m))
         spread |= _curves(ax, runs, colours,
                           lambda run, cycle, m=members: _mean(cycle.get("accuracy"), m))
         _finish_axes(ax, _group_title(group, members))
     figure.suptitle("Test accuracy (Keras) vs prune ratio, by distribution group")
     _legend(figure, _legend_handles(runs, colours, context["methods"], delta=delta,
-                                    spread=spread))
+                                    spread=spread) + [REFERENCE_HANDLE] * reference)
     _save(figure, path)
     return ("Accuracy of each pruned network against how much of the parent was removed, one "
             "panel per group of distributions (a group shows the mean over its members). The "
@@ -366,21 +412,21 @@ def _accuracy_distributions(runs, colours, context, path):
     if not distributions:
         return None, "No distributions in results.json."
     delta = _number(runs[0].results.get("delta"))
-    columns, rows = _grid_shape(len(distributions))
-    figure = _figure(max(3.4 * columns, 6), 2.7 * rows + 1.0)
-    axes = _panels(figure, len(distributions), columns)
-    spread = False
+    figure, axes, labeller = _small_multiples(distributions)
+    spread = reference = False
     for ax, name in zip(axes, distributions):
         parent = lambda run, n=name: _number(  # noqa: E731
             _dict(_dict(run.results.get("parent")).get("accuracy")).get(n))
         _parent_band(ax, runs, parent, None if math.isnan(delta) else delta)
+        reference |= _reference_line(ax, runs[0],
+                                     lambda r, n=name: _number(_dict(r.get("accuracy")).get(n)))
         spread |= _curves(ax, runs, colours,
                           lambda run, cycle, n=name: _number(_dict(cycle.get("accuracy")).get(n)))
         _finish_axes(ax, _label(name), xlabel=None, ylabel=None)
-    _outer_labels(axes, columns, X_LABEL, "accuracy (%)")
+    labeller(X_LABEL, "accuracy (%)")
     figure.suptitle("Test accuracy (Keras) vs prune ratio, one panel per distribution")
     _legend(figure, _legend_handles(runs, colours, context["methods"], delta=delta,
-                                    spread=spread))
+                                    spread=spread) + [REFERENCE_HANDLE] * reference)
     _save(figure, path)
     return ("The same curves for every distribution on its own (each panel has its own "
             "accuracy scale). Compare how far each curve stays in the parent's band: "
@@ -479,9 +525,7 @@ def _excess_error(runs, colours, context, path):
         return None, "Excess error needs a distribution besides nominal; this run has none."
     if not context["methods"]:
         return None, None
-    columns, rows = _grid_shape(len(shifted))
-    figure = _figure(max(3.6 * columns, 6), 2.8 * rows + 1.0)
-    axes = _panels(figure, len(shifted), columns)
+    figure, axes, labeller = _small_multiples(shifted, panel=(3.6, 2.8))
     for ax, name in zip(axes, shifted):
         ax.axhline(0, color=PARENT_COLOUR, lw=1)
         slopes = {}
@@ -504,18 +548,19 @@ def _excess_error(runs, colours, context, path):
                     ax.plot(line, slope * line, color=colours[method], linestyle=run.style[0],
                             lw=1.4)
         handles = [Line2D([], [], color=colours[m], lw=1.4,
-                          label=f"{m}: slope {100 * np.mean(s):+.1f} pts per 100%"
+                          label=f"{m} {100 * np.mean(s):+.1f}"
                           + (f" ({100 * min(s):+.1f} to {100 * max(s):+.1f})" if len(s) > 1
                              else "")) for m, s in slopes.items()]
         if handles:
-            ax.legend(handles=handles, fontsize=7, loc="best", frameon=True, framealpha=0.8)
+            ax.legend(handles=handles, fontsize=7, loc="best", frameon=True, framealpha=0.7,
+                      handlelength=1.2, title="slope", title_fontsize=7)
         _finish_axes(ax, _label(name), xlabel=None, ylabel=None)
         ax.set_xlim(0, 100)
-    _outer_labels(axes, columns, X_LABEL, "excess error (percentage points)")
+    labeller(X_LABEL, "excess error (percentage points)")
     figure.suptitle("Excess error vs prune ratio with the zero-intercept linear fit")
     handles = [Line2D([], [], color="black", marker="o", linestyle="none", label="one network"),
-               Line2D([], [], color="black", lw=1.4, label="linear fit through 0 (its slope: "
-                      "points of excess error per 100% pruned)")]
+               Line2D([], [], color="black", lw=1.4, label="linear fit through 0; 'slope' in each panel: "
+                      "points of excess error per 100% pruned")]
     if len(runs) > 1:
         handles += [Line2D([], [], color="black", linestyle=r.style[0], marker=r.style[1],
                            lw=1, markersize=4, label=f"run {r.name}") for r in runs]
@@ -595,13 +640,13 @@ def _calibration(runs, colours, context, path):
     groups = context["groups"]
     figure = _figure(min(5.2 * len(groups), 16), 4.6)
     axes = _panels(figure, len(groups), min(len(groups), 3))
-    spread = False
-    has_parent = False
+    spread = has_parent = reference = False
     for ax, (group, members) in zip(axes, groups.items()):
         parent = lambda run, m=members: _mean(  # noqa: E731
             _dict(_dict(run.results.get("parent")).get("ece")), m)
         has_parent |= any(not math.isnan(parent(run)) for run in runs)
         _parent_band(ax, runs, parent, None)
+        reference |= _reference_line(ax, runs[0], lambda r, m=members: _mean(r.get("ece"), m))
         spread |= _curves(ax, runs, colours,
                           lambda run, cycle, m=members: _mean(cycle.get("ece"), m))
         _finish_axes(ax, _group_title(group, members),
@@ -609,7 +654,7 @@ def _calibration(runs, colours, context, path):
         ax.set_ylim(bottom=0)
     figure.suptitle("Calibration (ECE, lower is better) vs prune ratio")
     _legend(figure, _legend_handles(runs, colours, context["methods"], parent=has_parent,
-                                    spread=spread))
+                                    spread=spread) + [REFERENCE_HANDLE] * reference)
     _save(figure, path)
     return ("Expected calibration error of each pruned network (the gap between confidence "
             "and accuracy; lower is better), grey line = parent. Rising curves mean pruning "
@@ -798,6 +843,10 @@ def _summary_lines(run, context):
     shifted = [d for d in distributions if d != NOMINAL]
     lines.append(f"- **Test distributions**: {len(distributions)}"
                  + (f" ({', '.join(distributions)})" if len(distributions) <= 20 else ""))
+    unavailable = _dict(results.get("unavailable"))
+    if unavailable:
+        lines.append("- **Unavailable distributions**: " + "; ".join(
+            f"{name} ({reason})" for name, reason in unavailable.items()))
     accuracy = _dict(parent.get("accuracy"))
     if accuracy:
         text = f"- **Parent accuracy**: nominal {_percent(accuracy.get(NOMINAL))}"
@@ -830,15 +879,17 @@ def _potential_table(run, context):
     for name in distributions:
         lines.append(f"| {_cell(name)} | " + " | ".join(_percent(p.get(name)) for _, p in columns)
                      + " |")
-    shifted = [d for d in distributions if d != NOMINAL]
-    if len(shifted) > 1:
-        for label, reduce in (("mean corrupted", np.mean), ("min corrupted", np.min)):
+    for group, members in context["groups"].items():
+        if len(members) < 2:
+            continue
+        for label, reduce in (("mean", np.mean), ("min", np.min)):
             cells = []
             for _, potential in columns:
-                values = [_number(potential.get(d)) for d in shifted]
+                values = [_number(potential.get(d)) for d in members]
                 values = [v for v in values if not math.isnan(v)]
                 cells.append(_percent(reduce(values)) if values else "n/a")
-            lines.append(f"| *{label}* | " + " | ".join(cells) + " |")
+            lines.append(f"| *{_cell(group)}: {label} of {len(members)}* | "
+                         + " | ".join(cells) + " |")
     missing = [m for m, s in run.methods.items() if not _variants(s)]
     if missing:
         lines += ["", f"No TFLite prune potential for {', '.join(missing)} (export off, or "

@@ -3,8 +3,12 @@
 Schema (version 1). Accuracies, errors and ECE are fractions; prune ratios are
 fractions of all parent parameters removed; delta is in percentage points; {dist} is a
 mapping from distribution name to value:
-  config, dataset, delta, distributions: {name: {source}}, groups: {group: [dist]},
-  parent: {params, accuracy, ece, nll: {dist}, tflite},
+  config, dataset, delta, distributions: {name: {source, size}},
+  unavailable: {name: reason}, groups: {group: [dist]},
+  parent: {params, accuracy, ece, nll: {dist}, tflite, noise: {eps, accuracy}},
+  reference (a separately trained unpruned network, when configured): {accuracy, ece, nll,
+    agreement_with_parent, softmax_l2_to_parent, softmax_linf_to_parent: {dist},
+    noise: {eps, accuracy, agreement}},
   methods: {name: {
     cycles: [{index, target_ratio, prune_ratio, params_total, params_nonzero,
               layer_sparsity: {layer: fraction zero}, train_seconds,
@@ -13,14 +17,16 @@ mapping from distribution name to value:
     prune_potential: {dist}, tflite_prune_potential: {dist} (when exported),
     prune_potential_by_delta: {delta: {dist}},
     group_prune_potential: {group: {mean, min}},
-    excess_error_slope: {dist}}}
+    excess_error_slope: {dist},
+    noise (when measured): {eps, accuracy: [[per eps] per cycle],
+                            agreement: [[per eps] per cycle], prune_potential: [per eps]}}}
   tflite (or null) = {file, size_bytes, delegate, accuracy, ece, nll,
                       agreement_with_keras, softmax_l2_to_parent: {dist}}.
 """
 import fnmatch
 
 from tfprune import metrics
-from tfprune.evaluate import NOMINAL
+from tfprune.distributions import NOMINAL
 
 SCHEMA_VERSION = 1
 DELTAS = (-10, -5, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 5, 10)
@@ -40,18 +46,39 @@ def _scalars(outputs, key, distributions):
     return {d: float(outputs[f"{d}:{key}"]) for d in distributions if f"{d}:{key}" in outputs}
 
 
-def _measures(outputs, labels, distributions):
-    return dict(accuracy={d: metrics.accuracy(outputs[f"{d}:pred"], labels) for d in distributions},
+def _measures(outputs, distributions):
+    return dict(accuracy={d: metrics.accuracy(outputs[f"{d}:pred"], distributions[d].labels)
+                          for d in distributions},
                 ece=_scalars(outputs, "ece", distributions),
                 nll=_scalars(outputs, "nll", distributions))
 
 
-def _tflite_entry(tflite, keras_outputs, labels, distributions):
+def _comparison(outputs, parent_outputs, distributions):
+    """How far a network's function is from the parent's, per distribution."""
+    return dict(agreement_with_parent={d: metrics.agreement(outputs[f"{d}:pred"],
+                                                            parent_outputs[f"{d}:pred"])
+                                       for d in distributions},
+                softmax_l2_to_parent=_scalars(outputs, "l2", distributions),
+                softmax_linf_to_parent=_scalars(outputs, "linf", distributions))
+
+
+def _noise(outputs, parent_outputs, noise):
+    """Accuracy and agreement with the parent per noise level (mean over draws, images)."""
+    predictions = outputs["noise:pred"]
+    result = dict(eps=noise["eps"],
+                  accuracy=[float(v) for v in (predictions == noise["labels"]).mean(axis=(1, 2))])
+    if parent_outputs is not None:
+        result["agreement"] = [float(v) for v in
+                               (predictions == parent_outputs["noise:pred"]).mean(axis=(1, 2))]
+    return result
+
+
+def _tflite_entry(tflite, keras_outputs, distributions):
     if tflite is None:
         return None
     outputs = tflite["outputs"]
     return dict(file=tflite["file"], size_bytes=tflite["size_bytes"], delegate=tflite["delegate"],
-                **_measures(outputs, labels, distributions),
+                **_measures(outputs, distributions),
                 agreement_with_keras={d: metrics.agreement(outputs[f"{d}:pred"],
                                                            keras_outputs[f"{d}:pred"])
                                       for d in distributions},
@@ -65,37 +92,45 @@ def _potentials(cycles, parent_accuracy, delta):
             for name in parent_accuracy}
 
 
-def build(header, labels, parent, networks, delta, group_specs=()):
-    """`parent` and each of `networks` hold `outputs` (see evaluate.outputs) and `tflite`
-    (or None); a network also holds its method and its cycle record."""
-    distributions = list(header["distributions"])
-    parent_measures = _measures(parent["outputs"], labels, distributions)
+def build(header, distributions, parent, networks, delta, group_specs=(), reference=None,
+          noise=None):
+    """`parent`, `reference` and each of `networks` hold `outputs` (see evaluate.outputs) and
+    `tflite` (or None); a network also holds its method and its cycle record. `noise`
+    holds the noise levels and the labels of the noisy images, when measured."""
+    parent_outputs = parent["outputs"]
+    parent_measures = _measures(parent_outputs, distributions)
     parent_accuracy = parent_measures["accuracy"]
     groups = parse_groups(group_specs, distributions)
     results = dict(header, schema_version=SCHEMA_VERSION, delta=delta, groups=groups,
                    parent=dict(params=parent["params"], **parent_measures,
-                               tflite=_tflite_entry(parent["tflite"], parent["outputs"], labels,
+                               tflite=_tflite_entry(parent["tflite"], parent_outputs,
                                                     distributions)),
                    methods={})
+    if noise:
+        results["parent"]["noise"] = _noise(parent_outputs, None, noise)
+    if reference:
+        results["reference"] = dict(**_measures(reference["outputs"], distributions),
+                                    **_comparison(reference["outputs"], parent_outputs,
+                                                  distributions))
+        if noise:
+            results["reference"]["noise"] = _noise(reference["outputs"], parent_outputs, noise)
     for network in networks:
         outputs = network["outputs"]
-        measures = _measures(outputs, labels, distributions)
+        measures = _measures(outputs, distributions)
         error = {d: 1 - a for d, a in measures["accuracy"].items()}
         parent_error = {d: 1 - a for d, a in parent_accuracy.items()}
         record = {k: v for k, v in network["record"].items() if k != "history"}
         record.update(
-            measures,
-            agreement_with_parent={d: metrics.agreement(outputs[f"{d}:pred"],
-                                                        parent["outputs"][f"{d}:pred"])
-                                   for d in distributions},
-            softmax_l2_to_parent=_scalars(outputs, "l2", distributions),
-            softmax_linf_to_parent=_scalars(outputs, "linf", distributions),
+            measures, **_comparison(outputs, parent_outputs, distributions),
             excess_error={d: metrics.excess_error(error[d], error[NOMINAL], parent_error[d],
                                                   parent_error[NOMINAL]) for d in distributions},
-            tflite=_tflite_entry(network["tflite"], outputs, labels, distributions))
+            tflite=_tflite_entry(network["tflite"], outputs, distributions))
+        if noise:
+            record["noise"] = _noise(outputs, parent_outputs, noise)
         results["methods"].setdefault(network["method"], dict(cycles=[]))["cycles"].append(record)
     for summary in results["methods"].values():
         cycles = summary["cycles"]
+        ratios = [c["prune_ratio"] for c in cycles]
         summary["prune_potential"] = _potentials(cycles, parent_accuracy, delta)
         summary["prune_potential_by_delta"] = {
             str(d): _potentials(cycles, parent_accuracy, d) for d in DELTAS}
@@ -108,9 +143,16 @@ def build(header, labels, parent, networks, delta, group_specs=()):
                 [dict(c, accuracy=c["tflite"]["accuracy"]) for c in cycles],
                 results["parent"]["tflite"]["accuracy"], delta)
         summary["excess_error_slope"] = {
-            d: metrics.zero_intercept_slope([c["prune_ratio"] for c in cycles],
-                                            [c["excess_error"][d] for c in cycles])
+            d: metrics.zero_intercept_slope(ratios, [c["excess_error"][d] for c in cycles])
             for d in distributions}
+        if noise:
+            parent_noise = results["parent"]["noise"]["accuracy"]
+            summary["noise"] = dict(
+                eps=noise["eps"], accuracy=[c["noise"]["accuracy"] for c in cycles],
+                agreement=[c["noise"]["agreement"] for c in cycles],
+                prune_potential=[metrics.prune_potential(
+                    ratios, [1 - c["noise"]["accuracy"][i] for c in cycles],
+                    1 - parent_noise[i], delta) for i in range(len(noise["eps"]))])
     return results
 
 

@@ -1,0 +1,94 @@
+"""The test distributions of a run: nominal, CIFAR-10-C corruptions, natural shifts.
+
+Corruptions come from tensorflow-datasets' `cifar10_corrupted` where it can be had
+(CIFAR-10 only), else they are generated in-process from the clean test set by
+`tfprune.corruptions` and cached once per (data set, corruption, severity, seed).
+A natural shift that cannot be had is reported as unavailable, never silently dropped.
+"""
+import dataclasses
+import hashlib
+import os
+
+import numpy as np
+
+from tfprune import corruptions, data
+from tfprune import io as io_lib
+
+NOMINAL = "nominal"
+# tensorflow-datasets names two corruptions differently from the CIFAR-10-C files.
+TFDS_CORRUPTION_NAMES = {"glass_blur": "frosted_glass_blur", "elastic_transform": "elastic"}
+# Natural distribution shifts of CIFAR-10 in tensorflow-datasets: name -> (tfds name, host).
+SHIFTS = {"cifar10_1": ("cifar10_1/v6", "raw.githubusercontent.com")}
+CORRUPTION_SOURCES = ("auto", "generated", "tfds")
+
+
+@dataclasses.dataclass
+class Distribution:
+    images: np.ndarray  # uint8 (N, 32, 32, 3)
+    labels: np.ndarray
+    source: str
+
+
+def names(eval_config):
+    """Distribution names of a run: nominal, corruptions x severities, extras, shifts."""
+    corrupted = [f"{c}_{s}" for c in eval_config.corruptions for s in eval_config.severities]
+    corrupted += [d for d in eval_config.extra_corruptions if d not in corrupted]
+    return [NOMINAL, *corrupted, *eval_config.shifts]
+
+
+def split_corruption(name):
+    """'zoom_blur_3' -> ('zoom_blur', 3)."""
+    corruption, _, severity = name.rpartition("_")
+    return corruption, int(severity)
+
+
+def _generated(dataset, corruption, severity, seed, cache_dir, log):
+    fingerprint = hashlib.sha1(dataset.test_images.tobytes()).hexdigest()[:12]
+    path = os.path.join(cache_dir, f"{dataset.name}-{fingerprint}-{corruption}-{severity}"
+                                   f"-seed{seed}.npy")
+    images = io_lib.load_array(path, dataset.test_images.shape, np.uint8)
+    if images is None:
+        log(f"generating {corruption} severity {severity} (cached at {path})")
+        images = corruptions.corrupt(dataset.test_images, corruption, severity, seed)
+        io_lib.save_array(path, images)
+    return Distribution(images, dataset.test_labels,
+                        f"generated in-process by tfprune.corruptions (seed {seed})")
+
+
+def _from_tfds(corruption, severity, data_config):
+    tfds_name = f"cifar10_corrupted/{TFDS_CORRUPTION_NAMES.get(corruption, corruption)}_{severity}"
+    splits, location = data.load_tfds(tfds_name, data_config.tfds_data_dir, "zenodo.org",
+                                      "set --config.eval.corruption_source=generated")
+    return Distribution(*splits["test"], f"tensorflow-datasets {tfds_name} ({location})")
+
+
+def build(dataset, eval_config, data_config, cache_dir, log=print):
+    """({name: Distribution}, {name: reason unavailable}) for the run's distribution names."""
+    distributions = {NOMINAL: Distribution(dataset.test_images, dataset.test_labels, "test split")}
+    unavailable = {}
+    use_tfds = eval_config.corruption_source != "generated" and dataset.name == "cifar10"
+    for name in names(eval_config)[1:]:
+        if name in SHIFTS:
+            tfds_name, host = SHIFTS[name]
+            try:
+                splits, location = data.load_tfds(tfds_name, data_config.tfds_data_dir, host,
+                                                  "prepare it with tensorflow-datasets")
+                distributions[name] = Distribution(*splits["test"],
+                                                   f"tensorflow-datasets {tfds_name} ({location})")
+            except data.DataError as error:
+                unavailable[name] = str(error)
+                log(f"{name}: unavailable: {error}")
+            continue
+        corruption, severity = split_corruption(name)
+        if use_tfds:
+            try:
+                distributions[name] = _from_tfds(corruption, severity, data_config)
+                continue
+            except data.DataError:
+                if eval_config.corruption_source == "tfds":
+                    raise
+        distributions[name] = _generated(dataset, corruption, severity,
+                                         eval_config.corruption_seed, cache_dir, log)
+    sources = {d.source.split(" (")[0] for n, d in distributions.items() if n != NOMINAL}
+    log(f"distributions: {len(distributions)} ({'; '.join(sorted(sources)) or 'nominal only'})")
+    return distributions, unavailable
