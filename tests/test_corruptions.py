@@ -3,7 +3,6 @@
 No TensorFlow here: the module is meant to run without it.
 """
 import colorsys
-import io
 import pathlib
 import subprocess
 import sys
@@ -19,7 +18,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CIFAR_TEST = ROOT.parent / "shared" / "data" / "cifar10" / "cifar-10-batches-bin" / "test_batch.bin"
 ALL = [(name, s) for name in C.NAMES for s in range(1, 6)]
 # No randomness in these; every other corruption draws noise, angles, crops or maps.
-DETERMINISTIC = {"brightness", "contrast", "defocus_blur", "gaussian_blur", "jpeg_compression", "pixelate", "saturate", "zoom_blur"}
+DETERMINISTIC = {
+    "brightness", "contrast", "defocus_blur", "gaussian_blur", "jpeg_compression", "pixelate", "saturate",
+    "zoom_blur",
+}
 
 # Chains of severities along which the mean absolute change from the clean image must
 # not decrease. Whole 1..5 where every parameter moves the same way; otherwise only
@@ -237,18 +239,21 @@ def test_motion_blur_trail_is_one_sided():
 
 def test_glass_blur_matches_reference_loop():
     """The reference's per-pixel swap loop, run with the same neighbour draws."""
+
+    def blur(images):  # skimage gaussian(sigma=.4) per channel, then the uint8 cast
+        smooth = ndimage.gaussian_filter(images / 255, (0, 0.4, 0.4, 0), mode="nearest")
+        return (np.clip(smooth, 0, 1) * 255).astype(np.uint8)
+
     x = natural_images(2)
-    sigma = 0.4
     got = C.glass_blur(x, 3, np.random.default_rng(7))
     draws = np.random.default_rng(7).integers(-1, 1, size=(2, 2, 30, 30))
-    y = (np.clip(ndimage.gaussian_filter(x / 255, (0, sigma, sigma, 0), mode="nearest"), 0, 1) * 255).astype(np.uint8)
+    y = blur(x)
     for n in range(2):
         for h in range(31, 1, -1):
             for w in range(31, 1, -1):
                 dx, dy = draws[0, n, h - 2, w - 2], draws[1, n, h - 2, w - 2]
                 y[n, h, w], y[n, h + dy, w + dx] = y[n, h + dy, w + dx], y[n, h, w]
-    want = (np.clip(ndimage.gaussian_filter(y / 255, (0, sigma, sigma, 0), mode="nearest"), 0, 1) * 255).astype(np.uint8)
-    assert np.abs(got.astype(int) - want).max() <= 1
+    assert np.abs(got.astype(int) - blur(y)).max() <= 1
 
 
 def test_frost_textures_match_reference_means():

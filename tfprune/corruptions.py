@@ -4,7 +4,9 @@ Written from /work/shared/docs/cifar10c.md (CIFAR parameters of the reference
 `make_cifar_c.py`) so that corrupted test sets can be made on machines without
 TensorFlow, OpenCV, scikit-image or ImageMagick. Every corruption works on a whole
 uint8 batch (N, S, S, 3) at once and returns uint8 values truncated like the
-reference's `np.uint8(...)`.
+reference's `np.uint8(...)`. `corrupt` feeds them pieces of about 2**20 pixels from
+one seeded generator, so a result depends on the seed and the image's place in the
+batch.
 
 Where this differs from the reference, and why:
 - frost: the reference photos (frost1-5) are not shipped, so five ice textures are
@@ -18,8 +20,9 @@ Where this differs from the reference, and why:
   warpAffine interpolates exactly instead of in 1/32-pixel steps, and the Canny,
   chamfer distance, histogram equalisation and box filters follow OpenCV's rules
   without its fixed-point arithmetic. Outputs can differ by a grey level.
-- Randomness comes from `np.random.default_rng(seed)` (one draw per image), not
-  the reference's unseeded global state, so results are reproducible.
+- Randomness comes from `np.random.default_rng(seed)`, not the reference's unseeded
+  global state, so results are reproducible. Frost crops may start at every valid
+  offset (the reference's randint leaves out the last one).
 - spatter with no liquid at all leaves the image unchanged (the reference divides
   0 by 0).
 Other square sizes work: the zoom, fog map, frost textures and elastic points scale
@@ -46,7 +49,7 @@ def _unit(images: np.ndarray) -> np.ndarray:
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
     """Clip to [0, 1], scale to 0..255 and truncate, as the reference's uint8 cast.
-    Works in place: x is a temporary everywhere, and fresh 10,000-image arrays are slow."""
+    Works in place on x (always a temporary here) to save a large allocation."""
     np.clip(x, 0, 1, out=x)
     x *= 255
     return x.astype(np.uint8, order="C")
@@ -293,7 +296,8 @@ def snow(images, severity, rng):
     )[severity - 1]
     x = _unit(images)
     n, size = x.shape[:2]
-    flakes = _apply_spatial(_zoom_operator(size, (zoom,)), rng.normal(mean, sd, (n, size, size)).astype(np.float32))
+    flakes = rng.normal(mean, sd, (n, size, size)).astype(np.float32)
+    flakes = _apply_spatial(_zoom_operator(size, (zoom,)), flakes)
     flakes[flakes < threshold] = 0
     flakes = np.floor(np.clip(flakes, 0, 1) * 255)  # the reference hands ImageMagick 8 bits
     flakes = _motion_blur(flakes, radius, sigma, rng.uniform(-135, -45, n))[..., None] / 255
@@ -378,7 +382,8 @@ def frost(images, severity, rng):
         texture = _frost_texture(int(k), size)
         top = rng.integers(0, texture.shape[0] - size + 1, len(idx))
         left = rng.integers(0, texture.shape[1] - size + 1, len(idx))
-        out[idx] += b * texture[(top[:, None] + span)[:, :, None], (left[:, None] + span)[:, None, :]]
+        rows, cols = top[:, None, None] + span[:, None], left[:, None, None] + span
+        out[idx] += b * texture[rows, cols]
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -392,18 +397,20 @@ def _plasma(n: int, size: int, decay: float, rng: np.random.Generator) -> np.nda
     side = 1 << (size - 1).bit_length()
     m = np.zeros((n, side, side))
     step, wibble = side, 100.0
+
+    def wibbled(four):
+        return four / 4 + wibble * rng.uniform(-wibble, wibble, four.shape)
+
     while step >= 2:
         half = step // 2
         corners = m[:, ::step, ::step]
         around = corners + np.roll(corners, -1, axis=1)
-        around = around + np.roll(around, -1, axis=2)
-        m[:, half::step, half::step] = around / 4 + wibble * rng.uniform(-wibble, wibble, around.shape)
+        m[:, half::step, half::step] = wibbled(around + np.roll(around, -1, axis=2))
         centres = m[:, half::step, half::step]
         # Edge midpoints between two corners on a row / column, and two centres across it.
-        rowwise = corners + np.roll(corners, -1, axis=2) + centres + np.roll(centres, 1, axis=1)
-        m[:, ::step, half::step] = rowwise / 4 + wibble * rng.uniform(-wibble, wibble, rowwise.shape)
-        colwise = corners + np.roll(corners, -1, axis=1) + centres + np.roll(centres, 1, axis=2)
-        m[:, half::step, ::step] = colwise / 4 + wibble * rng.uniform(-wibble, wibble, colwise.shape)
+        on_rows = corners + np.roll(corners, -1, axis=2) + centres + np.roll(centres, 1, axis=1)
+        on_cols = corners + np.roll(corners, -1, axis=1) + centres + np.roll(centres, 1, axis=2)
+        m[:, ::step, half::step], m[:, half::step, ::step] = wibbled(on_rows), wibbled(on_cols)
         step, wibble = half, wibble / decay
     m = m[:, :size, :size]
     m -= m.min(axis=(1, 2), keepdims=True)
@@ -491,7 +498,8 @@ def _equalize_hist(u8: np.ndarray) -> np.ndarray:
     the rounded cumulative histogram; a one-level image is left as it is."""
     n = len(u8)
     flat = u8.reshape(n, -1).astype(np.int64)
-    hist = np.bincount((flat + 256 * np.arange(n)[:, None]).ravel(), minlength=256 * n).reshape(n, 256)
+    levels = flat + 256 * np.arange(n)[:, None]  # a separate range of bins per image
+    hist = np.bincount(levels.ravel(), minlength=256 * n).reshape(n, 256)
     lowest = hist[np.arange(n), (hist > 0).argmax(axis=1)][:, None]
     rest = flat.shape[1] - lowest
     lut = np.rint((np.cumsum(hist, axis=1) - lowest) * 255 / np.maximum(rest, 1))
@@ -512,7 +520,7 @@ def _water_mask(liquid: np.ndarray) -> np.ndarray:
 
 
 def spatter(images, severity, rng):
-    """Water droplets (severities 1-3) or mud splashes (4-5) from a thresholded blurry noise layer."""
+    """Water droplets (severities 1-3) or mud (4-5) from a thresholded blurry noise layer."""
     mean, sd, sigma, threshold, k, mud = (
         (0.62, 0.1, 0.7, 0.7, 0.5, False),
         (0.65, 0.1, 0.8, 0.7, 0.5, False),
@@ -576,32 +584,33 @@ def pixelate(images, severity, rng):
     small = (int(size * c),) * 2
     out = np.empty_like(images)
     for i, img in enumerate(images):
-        out[i] = np.asarray(Image.fromarray(img).resize(small, Image.BOX).resize((size, size), Image.BOX))
+        small_image = Image.fromarray(img).resize(small, Image.BOX)
+        out[i] = np.asarray(small_image.resize((size, size), Image.BOX))
     return out
 
 
 def elastic_transform(images, severity, rng):
     """Random affine warp (OpenCV warpAffine, reflect-101) then a smooth random
     displacement field (scipy map_coordinates, 'reflect'), both bilinear."""
-    size = images.shape[1]
-    alpha, sigma, jitter = (
-        np.float32(size) * np.float32(p)
-        for p in ((0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03))[severity - 1]
-    )
-    x = _unit(images)
-    n = len(x)
-    centre, half = size // 2, size // 3
-    src = np.array([[centre + half, centre + half], [centre + half, centre - half], [centre - half, centre - half]], np.float64)
-    dst = src + rng.uniform(-jitter, jitter, (n, 3, 2)).astype(np.float32)
-    # warpAffine samples the source at M^-1(output), the affine map taking dst to src.
-    ones = np.ones((n, 3, 1))
-    inverse = np.linalg.solve(np.concatenate([dst, ones], axis=2), np.broadcast_to(src, (n, 3, 2)))  # (N, 3, 2)
-    grid = np.stack([*np.meshgrid(np.arange(size), np.arange(size)), np.ones((size, size))], axis=-1)  # (x, y, 1)
-    where = (grid.reshape(-1, 3) @ inverse).reshape(n, size, size, 2)
-    x = _bilinear(x, where[..., 1], where[..., 0], _reflect101)
-    dx, dy = (alpha * _gauss(rng.uniform(-1, 1, (n, size, size)), sigma, mode="reflect", truncate=3) for _ in range(2))
-    rows, cols = np.arange(size)[:, None] + dy, np.arange(size) + dx
-    return _to_uint8(_bilinear(x, rows, cols, _reflect))
+    n, size = images.shape[:2]
+    fractions = ((0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03))
+    alpha, sigma, jitter = np.float32(size) * np.array(fractions[severity - 1], np.float32)
+    # Jitter three (x, y) points around the centre. warpAffine samples the source at
+    # the affine map that takes the jittered points back to the original ones.
+    c, d = size // 2, size // 3
+    points = np.array([[c + d, c + d], [c + d, c - d], [c - d, c - d]], np.float64)
+    moved = points + rng.uniform(-jitter, jitter, (n, 3, 2)).astype(np.float32)
+    moved_xy1 = np.concatenate([moved, np.ones((n, 3, 1))], axis=2)
+    back = np.linalg.solve(moved_xy1, np.broadcast_to(points, (n, 3, 2)))  # (N, 3, 2)
+    xy1 = np.stack([*np.meshgrid(np.arange(size), np.arange(size)), np.ones((size, size))], axis=-1)
+    source = (xy1.reshape(-1, 3) @ back).reshape(n, size, size, 2)
+    x = _bilinear(_unit(images), source[..., 1], source[..., 0], _reflect101)
+
+    def displacement():
+        return alpha * _gauss(rng.uniform(-1, 1, (n, size, size)), sigma, mode="reflect", truncate=3)
+
+    dx, dy = displacement(), displacement()
+    return _to_uint8(_bilinear(x, np.arange(size)[:, None] + dy, np.arange(size) + dx, _reflect))
 
 
 # ---------------------------------------------------------------------------
@@ -626,16 +635,20 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int) -> np.ndarr
     """
     if name not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {name!r}; allowed: {', '.join(NAMES)}")
-    if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or not 1 <= severity <= 5:
+    if not isinstance(severity, (int, np.integer)) or isinstance(severity, bool) or not 1 <= severity <= 5:
         raise ValueError(f"severity must be an integer in 1..5, got {severity!r}")
     images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3 or images.shape[1] != images.shape[2] or images.shape[1] < 8:
-        raise ValueError(f"images must be uint8 of shape (N, S, S, 3) with S >= 8, got {images.dtype} {images.shape}")
+    square = images.ndim == 4 and images.shape[3] == 3 and images.shape[1] == images.shape[2] >= 8
+    if images.dtype != np.uint8 or not square:
+        raise ValueError(
+            f"images must be uint8 of shape (N, S, S, 3) with S >= 8, got {images.dtype} {images.shape}"
+        )
     rng = np.random.default_rng(seed)
     # Pieces of about 2**20 pixels bound memory and keep temporaries small enough for
     # the allocator to reuse (several times faster than 10,000-image arrays).
     step = max(1, 2**20 // images.shape[1] ** 2)
-    pieces = [CORRUPTIONS[name](images[i : i + step], int(severity), rng) for i in range(0, len(images), step)]
+    function = CORRUPTIONS[name]
+    pieces = [function(images[i : i + step], int(severity), rng) for i in range(0, len(images), step)]
     return np.concatenate(pieces) if pieces else images.copy()
 
 
@@ -650,5 +663,6 @@ def sample_grid(image: np.ndarray, seed: int = 0) -> np.ndarray:
     for row, name in enumerate(NAMES):
         tiles = [image] + [corrupt(image[None], name, s, seed)[0] for s in range(1, 6)]
         for col, tile in enumerate(tiles):
-            grid[gap + row * cell : gap + row * cell + size, gap + col * cell : gap + col * cell + size] = tile
+            top, left = gap + row * cell, gap + col * cell
+            grid[top : top + size, left : left + size] = tile
     return grid

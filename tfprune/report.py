@@ -559,8 +559,9 @@ def _excess_error(runs, colours, context, path):
     labeller(X_LABEL, "excess error (percentage points)")
     figure.suptitle("Excess error vs prune ratio with the zero-intercept linear fit")
     handles = [Line2D([], [], color="black", marker="o", linestyle="none", label="one network"),
-               Line2D([], [], color="black", lw=1.4, label="linear fit through 0; 'slope' in each panel: "
-                      "points of excess error per 100% pruned")]
+               Line2D([], [], color="black", lw=1.4,
+                      label="linear fit through 0; 'slope' in each panel: points of excess "
+                      "error per 100% pruned")]
     if len(runs) > 1:
         handles += [Line2D([], [], color="black", linestyle=r.style[0], marker=r.style[1],
                            lw=1, markersize=4, label=f"run {r.name}") for r in runs]
@@ -978,7 +979,8 @@ def write_report(workdir, compare=()) -> str:
         context["groups"] = _groups(main.results, context["distributions"])
         context["methods"] = list(_colours(usable))
         colours = _colours(usable)
-        lines += [f"Built by `python -m tfprune.report` from `{os.path.join(workdir, 'results.json')}`"
+        source = os.path.join(workdir, "results.json")
+        lines += [f"Built by `python -m tfprune.report` from `{source}`"
                   f" (schema version {main.results.get('schema_version', 'n/a')})"
                   + (f", compared with {len(runs) - 1} other run"
                      f"{'s' * (len(runs) > 2)}" if len(runs) > 1 else "") + ".", "",
@@ -992,14 +994,15 @@ def write_report(workdir, compare=()) -> str:
                       "Line style (and marker) per run in the figures; the first run is this one.",
                       "", *_compare_table(runs, context), ""]
         lines += ["## Figures", ""]
-        for number, (title, file, draw) in enumerate(FIGURE_SECTIONS, 1):
+        for title, file, draw in FIGURE_SECTIONS:
             if file in NEEDS_METHODS and not context["methods"]:
                 caption, note = None, None
             else:
                 try:
                     caption, note = draw(usable, colours, context, os.path.join(figure_dir, file))
                 except Exception as error:  # a figure must never cost the whole report
-                    caption, note = None, f"{title}: figure failed ({type(error).__name__}: {error})."
+                    caption, note = None, (f"{title}: figure failed "
+                                           f"({type(error).__name__}: {error}).")
             if caption:
                 written.add(file)
                 lines += [f"### {title}", "", f"![{title}]({FIGURE_DIR}/{file})", "",
