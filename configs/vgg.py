@@ -11,4 +11,5 @@ def get_config():
     config.prune.spacing = ("geometric(0.99, 0.855, 2)", "geometric(0.85, 0.02, 58)")
     config.prune.cycles = 20
     config.prune.retrain_epochs = 150
+    config_lib.use_study_evaluation(config)
     return config

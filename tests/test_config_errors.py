@@ -92,3 +92,21 @@ def test_cli_refuses_unknown_key_and_wrong_type(tmp_path):
     result = _run("--config", "configs/quickstart.py", f"--workdir={tmp_path}",
                   "--config.train.epochs=many")
     assert result.returncode != 0 and "train.epochs" in result.stderr
+
+
+def test_resnet20_arguments_compose_and_unknown_ones_are_refused():
+    sys.path.insert(0, os.path.join(ROOT, "configs"))
+    try:
+        import resnet20
+    finally:
+        sys.path.pop(0)
+    quick_robust = resnet20.get_config("quick,robust")
+    config_lib.validate(quick_robust)
+    assert quick_robust.data.train_shift == "corruptions" and quick_robust.train.epochs == 15
+    assert len(quick_robust.eval.corruptions) == 19
+    held_out = quick_robust.eval.groups[1]
+    assert held_out.startswith("held-out=cifar10_1,") and "fog_3" in held_out
+    assert "snow_3" not in held_out  # a training corruption
+    config_lib.validate(resnet20.get_config(""))
+    with pytest.raises(ValueError, match="unknown argument 'fast'"):
+        resnet20.get_config("fast")

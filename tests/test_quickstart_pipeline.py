@@ -67,7 +67,20 @@ def test_tensorboard_has_pruning_summaries_and_cycle_scalars(run_without_export)
     workdir, _ = run_without_export
     tags = _tags(os.path.join(workdir, "tensorboard", "wt"))
     assert {"accuracy/nominal", "accuracy/contrast_3", "prune_ratio"} <= tags
+    assert any(tag.startswith("layer_sparsity/") for tag in tags)
     assert any(tag.endswith("/sparsity") for tag in tags)  # TF-MOT's PruningSummaries
+    samples = _tags(os.path.join(workdir, "tensorboard", "samples"))
+    assert {"samples/nominal", "samples/gaussian_noise_3"} <= samples
+
+
+def test_every_run_ends_with_a_report(run_without_export):
+    workdir, result = run_without_export
+    report = os.path.join(workdir, "report.md")
+    assert os.path.exists(report) and f"report: {report}" in result.stdout
+    for line in open(report):
+        if "](report/" in line:
+            figure = line.split("](", 1)[1].split(")", 1)[0]
+            assert open(os.path.join(workdir, figure), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_export_cli_adds_tflite_without_retraining(run_without_export):

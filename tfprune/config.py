@@ -30,6 +30,9 @@ def base():
         val_fraction=0.1,  # held out from training, seeded; scoring batches come from it
         augment="crop_flip",  # crop_flip | crop | none (pad 4, random crop, h-flip)
         max_train_examples=0,  # 0 = all; a cap for smoke tests
+        # Robust training: none | corruptions (each image a random one of 9 CIFAR-10-C
+        # corruptions at severity 0-5, as the study) | augmix (keras-cv AugMix)
+        train_shift="none",
     )
     config.model = dict(name="cnn_small")  # a key of tfprune.models.MODELS
     config.train = dict(
@@ -95,6 +98,22 @@ def unknown_key_error(key):
                     f"{'.'.join(path) or 'config'}: {', '.join(allowed)}")
         node, path = node[part], path + [part]
     return None
+
+
+def use_study_evaluation(config):
+    """The study's CIFAR test sets: all 19 corruptions at severity 3, severities 1-5 of
+    brightness, fog, jpeg and zoom, CIFAR-10.1, noise on 1000 images x 100 draws, and a
+    separately trained reference network."""
+    from tfprune import corruptions
+
+    config.eval.corruptions = corruptions.NAMES
+    config.eval.severities = (3,)
+    config.eval.extra_corruptions = tuple(
+        f"{name}_{severity}" for name in ("brightness", "fog", "jpeg_compression", "zoom_blur")
+        for severity in (1, 2, 4, 5))
+    config.eval.shifts = ("cifar10_1",)
+    config.eval.noise_images, config.eval.noise_draws = 1000, 100
+    config.eval.reference_network = True
 
 
 def _fail(key, message):
@@ -173,6 +192,7 @@ def validate(config):
     _check_name("data.name", config.data.name, data.DATASETS)
     _check_name("model.name", config.model.name, models.MODELS)
     _check_name("data.augment", config.data.augment, data.AUGMENTATIONS)
+    _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)
     _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
     names = methods_of(config.prune)
     if not names:

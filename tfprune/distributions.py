@@ -57,7 +57,8 @@ def _generated(dataset, corruption, severity, seed, cache_dir, log):
 
 def _from_tfds(corruption, severity, data_config):
     tfds_name = f"cifar10_corrupted/{TFDS_CORRUPTION_NAMES.get(corruption, corruption)}_{severity}"
-    splits, location = data.load_tfds(tfds_name, data_config.tfds_data_dir, "zenodo.org",
+    splits, location = data.load_tfds(tfds_name, ("test",), data_config.tfds_data_dir,
+                                      "zenodo.org",
                                       "set --config.eval.corruption_source=generated")
     return Distribution(*splits["test"], f"tensorflow-datasets {tfds_name} ({location})")
 
@@ -71,8 +72,8 @@ def build(dataset, eval_config, data_config, cache_dir, log=print):
         if name in SHIFTS:
             tfds_name, host = SHIFTS[name]
             try:
-                splits, location = data.load_tfds(tfds_name, data_config.tfds_data_dir, host,
-                                                  "prepare it with tensorflow-datasets")
+                splits, location = data.load_tfds(tfds_name, ("test",), data_config.tfds_data_dir,
+                                                  host, "prepare it with tensorflow-datasets")
                 distributions[name] = Distribution(*splits["test"],
                                                    f"tensorflow-datasets {tfds_name} ({location})")
             except data.DataError as error:

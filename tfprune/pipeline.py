@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from tfprune import cascade, config as config_lib, data, evaluate, models, train
 from tfprune import distributions as distributions_lib
+from tfprune import report
 from tfprune import io as io_lib
 from tfprune import results as results_lib
 
@@ -116,14 +117,25 @@ class _Evaluator:
         return dict(outputs=outputs, tflite=exported)
 
 
-def _log_scalars(workdir, method, step, prune_ratio, outputs, distributions):
-    """Per-cycle accuracy scalars beside TF-MOT's pruning summaries in TensorBoard."""
+def _log_scalars(workdir, method, step, prune_ratio, outputs, distributions, layer_sparsity):
+    """Per-cycle accuracy and sparsity beside TF-MOT's pruning summaries in TensorBoard."""
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", method, "cycles"))
     with writer.as_default():
         tf.summary.scalar("prune_ratio", prune_ratio, step=step)
+        for layer, sparsity in layer_sparsity.items():
+            tf.summary.scalar(f"layer_sparsity/{layer}", sparsity, step=step)
         for name, distribution in distributions.items():
             accuracy = float(np.mean(outputs[f"{name}:pred"] == distribution.labels))
             tf.summary.scalar(f"accuracy/{name}", accuracy, step=step)
+    writer.close()
+
+
+def _log_samples(workdir, distributions):
+    """The first test images of every distribution, to see what the networks are tested on."""
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "samples"))
+    with writer.as_default():
+        for name, distribution in distributions.items():
+            tf.summary.image(f"samples/{name}", distribution.images[:4], max_outputs=4, step=0)
     writer.close()
 
 
@@ -143,6 +155,7 @@ def run(config, workdir, log=print):
     distributions, unavailable = distributions_lib.build(
         dataset, config.eval, config.data, config.eval.cache_dir or os.path.join(workdir, "cache"),
         log)
+    _log_samples(workdir, distributions)
     evaluator = _Evaluator(config, workdir, distributions, dataset)
     parent_path = _train_network(config, dataset, workdir, log, "parent", config.seed)
     parent = dict(params=_record(parent_path)["params"], **evaluator("parent", parent_path))
@@ -152,13 +165,13 @@ def run(config, workdir, log=print):
         reference = evaluator("reference", reference_path, parent["outputs"], tflite=False)
     networks = []
     for method in config_lib.methods_of(config.prune):
-        _log_scalars(workdir, method, 0, 0.0, parent["outputs"], distributions)
+        _log_scalars(workdir, method, 0, 0.0, parent["outputs"], distributions, {})
         for cycle in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
                                  dataset, config, workdir, log):
             record = _record(cycle.path)
             evaluated = evaluator(cycle.network_id, cycle.path, parent["outputs"])
             _log_scalars(workdir, method, cycle.index, record["prune_ratio"],
-                         evaluated["outputs"], distributions)
+                         evaluated["outputs"], distributions, record["layer_sparsity"])
             networks.append(dict(method=method, record=record, **evaluated))
     header = dict(config=json.loads(config.to_json()), dataset=dataset.summary(),
                   distributions={name: dict(source=d.source, size=len(d.labels))
@@ -174,6 +187,7 @@ def run(config, workdir, log=print):
     io_lib.write_json(os.path.join(workdir, "results.json"), results)
     log(results_lib.table(results))
     log(f"\nresults: {os.path.join(workdir, 'results.json')}; "
+        f"report: {report.write_report(workdir)}; "
         f"tensorboard --logdir {os.path.join(workdir, 'tensorboard')}")
     return results
 

@@ -93,10 +93,11 @@ def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training"):
     nan_guard = StopOnNaN()
     history = model.fit(
         data_lib.train_pipeline(dataset.train_images, dataset.train_labels,
-                                train_config.batch_size, config.data.augment, seed),
+                                train_config.batch_size, config.data.augment, seed,
+                                config.data.train_shift),
         validation_data=data_lib.eval_pipeline(dataset.val_images, dataset.val_labels,
                                                config.eval.batch_size),
-        epochs=epochs, callbacks=[nan_guard, *callbacks],
+        epochs=epochs, steps_per_epoch=steps, callbacks=[nan_guard, *callbacks],
         verbose=1 if sys.stdout.isatty() else 2)
     if nan_guard.failed:
         raise TrainingError(f"{stage}: the loss became NaN or infinite; lower train.lr "
