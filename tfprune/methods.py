@@ -1,14 +1,29 @@
 """Pruning methods by name: each turns a network and a keep budget into kernel masks.
 
-A method receives the plain model, the number of prunable (Conv2D/Dense kernel) weights
-it may keep, and a scoring batch from the validation split (used by data-informed
-methods). It returns one 0/1 mask per prunable kernel and the score threshold of each
-(for TF-MOT's summaries). Selection is top-k with a fixed tie-break, never
+A method receives the model, the number of prunable (Conv2D/Dense kernel) weights it
+may keep, and the validation images (data-informed methods draw their scoring batch S
+from them). It returns one 0/1 mask per prunable kernel and a score threshold per layer
+(for TF-MOT's summaries). Every method has one knob (a keep count, a filter fraction,
+PFP's epsilon); a bisection on it meets the budget after dead weights are removed
+(tfprune.structure). Selection is top-k with ties broken by position, never
 `score >= threshold`, so that ties cannot overshoot the budget.
+
+  wt    weight thresholding: |w|, one global threshold (unstructured, data-free)
+  sipp  sensitivity-informed provable pruning: global top-k of SiPP sensitivities
+        (unstructured, data-informed)
+  ft    filter thresholding: L1 norm of each output filter, the same fraction kept in
+        every layer, the classifier's outputs never pruned (structured, data-free)
+  pfp   provable filter pruning: input channels by sensitivity, per-layer budgets from
+        one global epsilon (structured, data-informed)
 """
+import math
+
 import numpy as np
 
-from tfprune import wrappers
+from tfprune import sensitivity, structure, wrappers
+
+DELTA_S = 1e-16  # failure probability of the scoring batch and of PFP's bound
+C_PFP = 3.0
 
 
 def top_k_masks(scores, keep_count):
@@ -26,11 +41,153 @@ def top_k_masks(scores, keep_count):
     return masks, [threshold] * len(scores)
 
 
+def _top_k_indices(scores, count):
+    return np.argsort(-np.asarray(scores), kind="stable")[:count]
+
+
+def _kept(kernels, masks):
+    return sum(int(np.count_nonzero(k * m)) for k, m in zip(kernels, masks))
+
+
+def _search(masks_for, kernels, keep_count, model, low, high, steps=40, integer=False,
+            guess=None):
+    """Smallest knob in [low, high] whose masks keep >= keep_count weights once dead
+    weights are removed (the kept count grows with the knob); returns its masks.
+    A `guess` that keeps exactly keep_count ends the search at once."""
+    def evaluate(knob):
+        masks, thresholds = masks_for(knob)
+        masks = structure.remove_dead_weights(model, masks)
+        return masks, thresholds, _kept(kernels, masks)
+
+    if guess is not None:
+        first = evaluate(guess)
+        if first[2] == keep_count:
+            return first[:2]
+    best = evaluate(high)
+    if best[2] < keep_count:
+        return best[:2]
+    for _ in range(steps):
+        if (high - low <= 1) if integer else (high - low <= 1e-9 * max(abs(high), 1.0)):
+            break
+        middle = (low + high) // 2 if integer else (low + high) / 2
+        candidate = evaluate(middle)
+        if candidate[2] >= keep_count:
+            high, best = middle, candidate
+        else:
+            low = middle
+        if best[2] == keep_count:
+            break
+    return best[:2]
+
+
+def _global_top_k(model, keep_count, scores):
+    kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]
+    total = sum(k.size for k in kernels)
+    return _search(lambda k: top_k_masks(scores, k), kernels, keep_count, model,
+                   keep_count - 1, total, integer=True, guess=keep_count)
+
+
+def _scoring_activations(model, images):
+    count = sensitivity.scoring_size(model, DELTA_S, len(images))
+    return sensitivity.layer_inputs(model, images[:count])
+
+
 def weight_thresholding(model, keep_count, scoring_images):
     """WT: score |w|, one global threshold over all prunable kernels (data-free)."""
     del scoring_images
-    return top_k_masks([np.abs(k.numpy()) for k in wrappers.prunable_kernels(model)],
-                       keep_count)
+    return _global_top_k(model, keep_count,
+                         [np.abs(k.numpy()) for k in wrappers.prunable_kernels(model)])
 
 
-METHODS = {"wt": weight_thresholding}
+def sipp(model, keep_count, scoring_images):
+    """SiPP: global top-k of the weights' sensitivities on the scoring batch."""
+    layers = wrappers.prunable_layers(model)
+    activations = _scoring_activations(model, scoring_images)
+    scores = [sensitivity.sipp_scores(layer, layer.kernel.numpy(), a)
+              for layer, a in zip(layers, activations)]
+    return _global_top_k(model, keep_count, scores)
+
+
+def _filter_masks(kernels, keep_filters):
+    """Masks keeping, per layer, the given output filter indices."""
+    masks = []
+    for kernel, kept in zip(kernels, keep_filters):
+        mask = np.zeros_like(kernel, dtype=np.float32)
+        mask[..., kept] = 1.0
+        masks.append(mask)
+    return masks
+
+
+def filter_thresholding(model, keep_count, scoring_images):
+    """FT: keep the same fraction of filters (largest L1 norm) in every layer; the
+    classifier's outputs are never pruned.
+
+    Each filter's rank in its layer, as a fraction of the layer's filters, orders all
+    filters: keeping a prefix of that order keeps the same fraction of every layer to
+    within one filter, and lets the search meet the budget one filter at a time.
+    """
+    del scoring_images
+    kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]
+    norms = [np.abs(k).reshape(-1, k.shape[-1]).sum(axis=0) for k in kernels]
+    order = sorted(((rank + 1) / len(n), layer, int(index))
+                   for layer, n in enumerate(norms[:-1])
+                   for rank, index in enumerate(_top_k_indices(n, len(n))))
+
+    def masks_for(count):
+        keep = [{int(_top_k_indices(n, 1)[0])} for n in norms]  # every layer keeps one
+        for _, layer, index in order[:count]:
+            keep[layer].add(index)
+        keep[-1] = set(range(len(norms[-1])))  # the classifier's outputs
+        return _filter_masks(kernels, [sorted(k) for k in keep]), [0.0] * len(kernels)
+
+    return _search(masks_for, kernels, keep_count, model, 0, len(order), integer=True)
+
+
+def provable_filter_pruning(model, keep_count, scoring_images):
+    """PFP: per layer, keep the top-m input channels by sensitivity, m from the
+    layer's sampling bound at one global epsilon (no reweighting)."""
+    layers = wrappers.prunable_layers(model)
+    kernels = [layer.kernel.numpy() for layer in layers]
+    activations = _scoring_activations(model, scoring_images)
+    first = wrappers.prunable_nodes(model)[0]
+    bounds = []
+    for node, layer, kernel, inputs in zip(wrappers.prunable_nodes(model), layers, kernels,
+                                           activations):
+        if node is first:  # the image channels are not pruned
+            bounds.append(None)
+            continue
+        scores = sensitivity.pfp_channel_scores(layer, kernel, inputs)
+        kernel_size = int(np.prod(kernel.shape[:-2])) if kernel.ndim == 4 else 1
+        alpha = 2 * C_PFP * math.log(8 * (sensitivity.patch_count(layer) + 1) * kernel_size
+                                     / DELTA_S)
+        bounds.append((scores, alpha))
+
+    def masks_for(log_epsilon):
+        epsilon = math.exp(log_epsilon)
+        masks = []
+        for kernel, bound in zip(kernels, bounds):
+            mask = np.ones_like(kernel, dtype=np.float32)
+            if bound is not None:
+                scores, alpha = bound
+                total = scores.sum()
+                kept = len(scores)
+                if total > 0:
+                    samples = math.ceil(3 * (6 + 2 * epsilon) * alpha * total / epsilon ** 2)
+                    probabilities = scores / total
+                    expected = float(np.sum(1 - (1 - probabilities) ** min(samples, 1e300)))
+                    kept = min(len(scores), max(1, math.ceil(expected - 1e-9)))
+                channels = np.zeros(len(scores), bool)
+                channels[_top_k_indices(scores, kept)] = True
+                mask[..., ~channels, :] = 0.0
+            masks.append(mask)
+        return masks, [0.0] * len(kernels)
+
+    # A larger epsilon keeps fewer channels: search over -log(epsilon).
+    masks, thresholds = _search(lambda knob: masks_for(-knob), kernels, keep_count, model,
+                                -math.log(1e8), -math.log(1e-8))
+    return masks, thresholds
+
+
+METHODS = {"wt": weight_thresholding, "sipp": sipp, "ft": filter_thresholding,
+           "pfp": provable_filter_pruning}
+STRUCTURED = ("ft", "pfp")

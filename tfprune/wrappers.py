@@ -94,11 +94,16 @@ def strip(model):
     return tfmot.sparsity.keras.strip_pruning(model)
 
 
+def prunable_nodes(model):
+    """The model's own layers that hold a Conv2D or Dense (the wrapper where wrapped)."""
+    return [layer for layer in model.layers
+            if isinstance(layer, PRUNABLE_LAYERS + (PruneWithAssignedMask,))]
+
+
 def prunable_layers(model):
     """The Conv2D and Dense layers of a model, wrapped or not, in graph order."""
-    layers = [layer.layer if isinstance(layer, PruneWithAssignedMask) else layer
-              for layer in model.layers]
-    return [layer for layer in layers if isinstance(layer, PRUNABLE_LAYERS)]
+    return [layer.layer if isinstance(layer, PruneWithAssignedMask) else layer
+            for layer in prunable_nodes(model)]
 
 
 def prunable_kernels(model):
