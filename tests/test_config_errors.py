@@ -27,6 +27,8 @@ def _quickstart():
     ("data.name", "cifar11", "config.data.name: unknown name 'cifar11'; allowed: cifar10, digits"),
     ("prune.method", "wt,magic", "config.prune.method: unknown name 'magic'; allowed: "),
     ("prune.method", " , ", "config.prune.method: is empty"),
+    ("prune.methods", "wt,sipp,wt", "config.prune.methods: wt,sipp,wt names a method twice"),
+    ("prune.methods", "wt,fp", "config.prune.methods: unknown name 'fp'; allowed: ft, pfp, sipp, wt"),
     ("eval.corruptions", ("gaussian_noise", "fogg"), "config.eval.corruptions: unknown name 'fogg'"),
     ("eval.severities", (3, 6), "config.eval.severities: 6 is out of range; allowed: 1, 2, 3, 4, 5"),
     ("data.val_fraction", 1.0, "config.data.val_fraction: 1.0 is out of range; allowed: (0, 1)"),
@@ -88,7 +90,7 @@ def test_cli_refuses_unknown_key_and_wrong_type(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: --config.prune.ratio: unknown key; did you mean prune.ratios? keys of prune: "
-        "cycles, method, ratios, retrain_epochs, spacing")
+        "cycles, method, methods, ratios, retrain_epochs, spacing")
     result = _run("--config", "configs/quickstart.py", f"--workdir={tmp_path}",
                   "--config.train.epochs=many")
     assert result.returncode != 0 and "train.epochs" in result.stderr

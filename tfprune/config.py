@@ -49,7 +49,8 @@ def base():
         lr_gamma=0.1,
     )
     config.prune = dict(
-        method="wt",  # one method, a key of tfprune.methods.METHODS
+        method="wt",  # a key of tfprune.methods.METHODS: wt, sipp, ft, pfp
+        methods="",  # several, comma-separated (e.g. "wt,sipp,ft,pfp"); overrides method
         # Target ratios, as torchprune: segments of *keep* ratios, descending, then
         # split into `cycles` chunks whose last values are the prune-retrain targets.
         spacing=("geometric(0.85, 0.05, 6)",),
@@ -181,8 +182,9 @@ def target_ratios(prune_config):
 
 
 def methods_of(prune_config):
-    """The method names of a run: `prune.method` may list several, comma-separated."""
-    return [m.strip() for m in prune_config.method.split(",") if m.strip()]
+    """The method names of a run: `prune.methods` when set, else `prune.method`."""
+    names = prune_config.methods or prune_config.method
+    return [m.strip() for m in names.split(",") if m.strip()]
 
 
 def validate(config):
@@ -195,10 +197,13 @@ def validate(config):
     _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)
     _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
     names = methods_of(config.prune)
+    key = "prune.methods" if config.prune.methods else "prune.method"
     if not names:
-        _fail("prune.method", f"is empty; allowed: {', '.join(sorted(methods.METHODS))}")
+        _fail(key, f"is empty; allowed: {', '.join(sorted(methods.METHODS))}")
     for name in names:
-        _check_name("prune.method", name, methods.METHODS)
+        _check_name(key, name, methods.METHODS)
+    if len(set(names)) != len(names):
+        _fail(key, f"{','.join(names)} names a method twice")
     for name in config.eval.corruptions:
         _check_name("eval.corruptions", name, corruptions.CORRUPTIONS)
     for name in config.eval.extra_corruptions:

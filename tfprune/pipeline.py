@@ -22,8 +22,9 @@ from tfprune import report
 from tfprune import io as io_lib
 from tfprune import results as results_lib
 
-# Keys whose change only changes what is measured: a workdir may be re-evaluated with them.
-EVALUATION_KEYS = ("eval", "export")
+# Keys that may change on an existing workdir: what is measured (re-evaluated without
+# retraining), and which methods run (each method's cascade is kept apart).
+EVALUATION_KEYS = ("eval.", "export.", "prune.method")
 
 
 def _flatten(tree, prefix=""):

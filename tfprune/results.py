@@ -15,6 +15,7 @@ mapping from distribution name to value:
               accuracy, ece, nll, agreement_with_parent, softmax_l2_to_parent,
               softmax_linf_to_parent, excess_error: {dist}, tflite}],
     prune_potential: {dist}, tflite_prune_potential: {dist} (when exported),
+    seconds (pruning and retraining time of all cycles),
     prune_potential_by_delta: {delta: {dist}},
     group_prune_potential: {group: {mean, min}},
     excess_error_slope: {dist},
@@ -132,6 +133,7 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
         cycles = summary["cycles"]
         ratios = [c["prune_ratio"] for c in cycles]
         summary["prune_potential"] = _potentials(cycles, parent_accuracy, delta)
+        summary["seconds"] = sum(c.get("train_seconds", 0.0) for c in cycles)
         summary["prune_potential_by_delta"] = {
             str(d): _potentials(cycles, parent_accuracy, d) for d in DELTAS}
         summary["group_prune_potential"] = {
