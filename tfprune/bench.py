@@ -73,7 +73,7 @@ def bench_wrapper_overhead(model, images, labels, steps, batch_size=128):
     """P1: images/s of `fit` under the pruning wrappers vs. plain, interleaved, medians."""
     config = config_lib.base()
     config.train.batch_size = batch_size
-    batches = data.train_pipeline(images, labels, batch_size, "crop_flip", 0).repeat()
+    batches = data.train_pipeline(images, labels, batch_size, "crop_flip", 0)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.5))
     for network in (model, wrapped):
         train.compile_model(network, config.train, 1, steps)

@@ -211,16 +211,19 @@ def _corrupted_epochs(images, labels, seed):
 
 
 def train_pipeline(images, labels, batch_size, augment, seed, shift="none"):
-    """Shuffled, augmented float batches of 0..255 pixels, for Keras `fit`.
+    """An endless stream of shuffled, augmented float batches of 0..255 pixels, for
+    Keras `fit` with steps_per_epoch; "augmix" applies keras-cv's AugMix after the crop
+    and flip, "corruptions" the study's robust-training mixture.
 
-    With `shift="corruptions"` the stream is endless (fit needs steps_per_epoch); with
-    "augmix" keras-cv's AugMix is applied after the crop and flip.
+    Endless, because Keras recreates a finite dataset's iterator every epoch, which
+    cost ResNet20 about 30% of its training throughput here (382 vs 545 images/s).
     """
     if shift == "corruptions":
         dataset = _corrupted_epochs(images, labels, seed)
     else:
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.repeat()
     dataset = dataset.map(lambda x, y: _augment(x, y, augment),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch_size)
