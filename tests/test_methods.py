@@ -11,7 +11,6 @@ import tensorflow_model_optimization as tfmot
 
 from tfprune import cascade, config as config_lib, methods, models, sensitivity, train
 from tfprune import wrappers
-from tfprune.data import Dataset
 
 L = tf.keras.layers
 

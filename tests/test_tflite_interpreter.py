@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import tfprune  # noqa: F401
-import tensorflow as tf
 
 from export import litert, tflite
 from tfprune import models

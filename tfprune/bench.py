@@ -5,7 +5,6 @@ P4  throughput of evaluating the corruption suite from a warm cache / clean-test
     inference throughput (goal >= 0.8), and the one-time generation cost / one clean pass
 Absolute images/s are printed beside each ratio, with the machine; --json writes them.
 """
-import json
 import os
 import platform
 import tempfile

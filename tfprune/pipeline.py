@@ -10,7 +10,6 @@ import os
 import sys
 import time
 
-import ml_collections
 import numpy as np
 
 import tfprune  # noqa: F401
