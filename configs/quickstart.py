@@ -15,7 +15,7 @@ def get_config():
     config.train.weight_decay = 5e-4
     config.prune.method = "wt"
     config.prune.spacing = ("geometric(0.7, 0.05, 5)",)
-    config.prune.retrain_epochs = 4
+    config.prune.retrain_epochs = 6
     config.eval.batch_size = 256
     config.eval.noise_images = 200
     config.eval.reference_network = True
