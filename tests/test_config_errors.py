@@ -104,7 +104,7 @@ def test_resnet20_arguments_compose_and_unknown_ones_are_refused():
         sys.path.pop(0)
     quick_robust = resnet20.get_config("quick,robust")
     config_lib.validate(quick_robust)
-    assert quick_robust.data.train_shift == "corruptions" and quick_robust.train.epochs == 12
+    assert quick_robust.data.train_shift == "corruptions" and quick_robust.train.epochs == 10
     assert len(quick_robust.eval.corruptions) == 19
     held_out = quick_robust.eval.groups[1]
     assert held_out.startswith("held-out=cifar10_1,") and "fog_3" in held_out

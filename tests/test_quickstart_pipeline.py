@@ -66,7 +66,8 @@ def test_run_writes_checkpoints_results_and_table(run_without_export):
 def test_tensorboard_has_pruning_summaries_and_cycle_scalars(run_without_export):
     workdir, _ = run_without_export
     tags = _tags(os.path.join(workdir, "tensorboard", "wt"))
-    assert {"accuracy/nominal", "accuracy/contrast_3", "prune_ratio"} <= tags
+    assert {"accuracy/nominal", "accuracy/contrast_3", "prune_ratio",
+            "prune_potential/nominal", "prune_potential/gaussian_noise_3"} <= tags
     assert any(tag.startswith("layer_sparsity/") for tag in tags)
     assert any(tag.endswith("/sparsity") for tag in tags)  # TF-MOT's PruningSummaries
     samples = _tags(os.path.join(workdir, "tensorboard", "samples"))

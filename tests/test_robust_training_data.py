@@ -42,3 +42,15 @@ def test_augmix_pipeline_mixes_augmented_views():
     np.testing.assert_array_equal(mixed[1].numpy(), plain[1].numpy())  # same order
     assert float(np.abs(mixed[0].numpy() - plain[0].numpy()).mean()) > 1.0
     assert 0 <= float(mixed[0].numpy().min()) and float(mixed[0].numpy().max()) <= 255.001
+
+
+def test_fit_trains_on_the_robust_stream_for_whole_epochs():
+    from tfprune import config as config_lib, models, train
+
+    config = config_lib.base()
+    config.data.train_shift = "corruptions"
+    config.train.update(epochs=2, batch_size=64)
+    dataset = data.load(config.data, 0)
+    model = models.build("cnn_small", (32, 32, 3), 10, dataset.mean, dataset.std)
+    history = train.fit(model, dataset, config, 2)
+    assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))

@@ -15,7 +15,7 @@ import numpy as np
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from tfprune import cascade, config as config_lib, data, evaluate, models, train
+from tfprune import cascade, config as config_lib, data, evaluate, metrics, models, train
 from tfprune import distributions as distributions_lib
 from tfprune import report
 from tfprune import io as io_lib
@@ -117,16 +117,18 @@ class _Evaluator:
         return dict(outputs=outputs, tflite=exported)
 
 
-def _log_scalars(workdir, method, step, prune_ratio, outputs, distributions, layer_sparsity):
-    """Per-cycle accuracy and sparsity beside TF-MOT's pruning summaries in TensorBoard."""
+def _accuracy(outputs, distributions):
+    return {name: float(np.mean(outputs[f"{name}:pred"] == d.labels))
+            for name, d in distributions.items()}
+
+
+def _log_scalars(workdir, method, step, scalars):
+    """Per-cycle scalars (accuracy, prune potential so far, sparsity) in TensorBoard,
+    beside TF-MOT's pruning summaries, so that a run can be watched as it proceeds."""
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", method, "cycles"))
     with writer.as_default():
-        tf.summary.scalar("prune_ratio", prune_ratio, step=step)
-        for layer, sparsity in layer_sparsity.items():
-            tf.summary.scalar(f"layer_sparsity/{layer}", sparsity, step=step)
-        for name, distribution in distributions.items():
-            accuracy = float(np.mean(outputs[f"{name}:pred"] == distribution.labels))
-            tf.summary.scalar(f"accuracy/{name}", accuracy, step=step)
+        for tag, value in scalars.items():
+            tf.summary.scalar(tag, value, step=step)
     writer.close()
 
 
@@ -165,13 +167,25 @@ def run(config, workdir, log=print):
         reference = evaluator("reference", reference_path, parent["outputs"], tflite=False)
     networks = []
     for method in config_lib.methods_of(config.prune):
-        _log_scalars(workdir, method, 0, 0.0, parent["outputs"], distributions, {})
+        parent_accuracy = _accuracy(parent["outputs"], distributions)
+        _log_scalars(workdir, method, 0, dict(
+            prune_ratio=0.0, **{f"accuracy/{d}": a for d, a in parent_accuracy.items()}))
+        curve = []
         for cycle in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
                                  dataset, config, workdir, log):
             record = _record(cycle.path)
             evaluated = evaluator(cycle.network_id, cycle.path, parent["outputs"])
-            _log_scalars(workdir, method, cycle.index, record["prune_ratio"],
-                         evaluated["outputs"], distributions, record["layer_sparsity"])
+            accuracy = _accuracy(evaluated["outputs"], distributions)
+            curve.append((record["prune_ratio"], accuracy))
+            potential = {d: metrics.prune_potential([r for r, _ in curve],
+                                                    [1 - a[d] for _, a in curve],
+                                                    1 - parent_accuracy[d], config.eval.delta)
+                         for d in distributions}
+            _log_scalars(workdir, method, cycle.index, dict(
+                prune_ratio=record["prune_ratio"],
+                **{f"accuracy/{d}": a for d, a in accuracy.items()},
+                **{f"prune_potential/{d}": p for d, p in potential.items()},
+                **{f"layer_sparsity/{n}": v for n, v in record["layer_sparsity"].items()}))
             networks.append(dict(method=method, record=record, **evaluated))
     header = dict(config=json.loads(config.to_json()), dataset=dataset.summary(),
                   distributions={name: dict(source=d.source, size=len(d.labels))
