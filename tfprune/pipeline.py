@@ -10,12 +10,11 @@ import os
 import sys
 import time
 
-import numpy as np
 
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from tfprune import cascade, config as config_lib, data, evaluate, metrics, models, train
+from tfprune import cascade, config as config_lib, data, evaluate, models, train
 from tfprune import distributions as distributions_lib
 from tfprune import report
 from tfprune import io as io_lib
@@ -117,11 +116,6 @@ class _Evaluator:
         return dict(outputs=outputs, tflite=exported)
 
 
-def _accuracy(outputs, distributions):
-    return {name: float(np.mean(outputs[f"{name}:pred"] == d.labels))
-            for name, d in distributions.items()}
-
-
 def _log_scalars(workdir, method, step, scalars):
     """Per-cycle scalars (accuracy, prune potential so far, sparsity) in TensorBoard,
     beside TF-MOT's pruning summaries, so that a run can be watched as it proceeds."""
@@ -167,7 +161,7 @@ def run(config, workdir, log=print):
         reference = evaluator("reference", reference_path, parent["outputs"], tflite=False)
     networks = []
     for method in config_lib.methods_of(config.prune):
-        parent_accuracy = _accuracy(parent["outputs"], distributions)
+        parent_accuracy = results_lib.accuracies(parent["outputs"], distributions)
         _log_scalars(workdir, method, 0, dict(
             prune_ratio=0.0, **{f"accuracy/{d}": a for d, a in parent_accuracy.items()}))
         curve = []
@@ -175,12 +169,9 @@ def run(config, workdir, log=print):
                                  dataset, config, workdir, log):
             record = _record(cycle.path)
             evaluated = evaluator(cycle.network_id, cycle.path, parent["outputs"])
-            accuracy = _accuracy(evaluated["outputs"], distributions)
-            curve.append((record["prune_ratio"], accuracy))
-            potential = {d: metrics.prune_potential([r for r, _ in curve],
-                                                    [1 - a[d] for _, a in curve],
-                                                    1 - parent_accuracy[d], config.eval.delta)
-                         for d in distributions}
+            accuracy = results_lib.accuracies(evaluated["outputs"], distributions)
+            curve.append(dict(prune_ratio=record["prune_ratio"], accuracy=accuracy))
+            potential = results_lib.prune_potentials(curve, parent_accuracy, config.eval.delta)
             _log_scalars(workdir, method, cycle.index, dict(
                 prune_ratio=record["prune_ratio"],
                 **{f"accuracy/{d}": a for d, a in accuracy.items()},

@@ -47,9 +47,14 @@ def _scalars(outputs, key, distributions):
     return {d: float(outputs[f"{d}:{key}"]) for d in distributions if f"{d}:{key}" in outputs}
 
 
+def accuracies(outputs, distributions):
+    """{distribution: top-1 accuracy} of a network's stored outputs."""
+    return {d: metrics.accuracy(outputs[f"{d}:pred"], distributions[d].labels)
+            for d in distributions}
+
+
 def _measures(outputs, distributions):
-    return dict(accuracy={d: metrics.accuracy(outputs[f"{d}:pred"], distributions[d].labels)
-                          for d in distributions},
+    return dict(accuracy=accuracies(outputs, distributions),
                 ece=_scalars(outputs, "ece", distributions),
                 nll=_scalars(outputs, "nll", distributions))
 
@@ -86,7 +91,8 @@ def _tflite_entry(tflite, keras_outputs, distributions):
                 softmax_l2_to_parent=_scalars(outputs, "l2", distributions))
 
 
-def _potentials(cycles, parent_accuracy, delta):
+def prune_potentials(cycles, parent_accuracy, delta):
+    """{distribution: prune potential} over cycles holding prune_ratio and accuracy."""
     ratios = [c["prune_ratio"] for c in cycles]
     return {name: metrics.prune_potential(ratios, [1 - c["accuracy"][name] for c in cycles],
                                           1 - parent_accuracy[name], delta)
@@ -132,16 +138,16 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
     for summary in results["methods"].values():
         cycles = summary["cycles"]
         ratios = [c["prune_ratio"] for c in cycles]
-        summary["prune_potential"] = _potentials(cycles, parent_accuracy, delta)
+        summary["prune_potential"] = prune_potentials(cycles, parent_accuracy, delta)
         summary["seconds"] = sum(c.get("train_seconds", 0.0) for c in cycles)
         summary["prune_potential_by_delta"] = {
-            str(d): _potentials(cycles, parent_accuracy, d) for d in DELTAS}
+            str(d): prune_potentials(cycles, parent_accuracy, d) for d in DELTAS}
         summary["group_prune_potential"] = {
             group: dict(mean=sum(summary["prune_potential"][d] for d in members) / len(members),
                         min=min(summary["prune_potential"][d] for d in members))
             for group, members in groups.items() if members}
         if all(c["tflite"] for c in cycles) and results["parent"]["tflite"]:
-            summary["tflite_prune_potential"] = _potentials(
+            summary["tflite_prune_potential"] = prune_potentials(
                 [dict(c, accuracy=c["tflite"]["accuracy"]) for c in cycles],
                 results["parent"]["tflite"]["accuracy"], delta)
         summary["excess_error_slope"] = {

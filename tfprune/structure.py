@@ -23,10 +23,6 @@ from tfprune import wrappers
 _PASS_THROUGH = (tf.keras.layers.BatchNormalization, tf.keras.layers.Normalization)
 
 
-def _inner(layer):
-    return layer.layer if isinstance(layer, wrappers.PruneWithAssignedMask) else layer
-
-
 def _topology(model):
     """[(layer, [inbound layer names])] in graph order, and the output layer names."""
     config = model.get_config()
@@ -47,7 +43,7 @@ def _forward_alive(nodes, kernels):
     alive = {}
     prunable_index = 0
     for layer, inbound in nodes:
-        inner = _inner(layer)
+        inner = wrappers.unwrap(layer)
         if isinstance(layer, tf.keras.layers.InputLayer):
             alive[layer.name] = np.ones(layer.get_config()["batch_input_shape"][1:], bool)
         elif isinstance(inner, wrappers.PRUNABLE_LAYERS):
@@ -74,7 +70,7 @@ def _backward_used(nodes, outputs, kernels, alive):
     used = {name: np.ones_like(alive[name]) for name in outputs}
     prunable_index = len(kernels)
     for layer, inbound in reversed(nodes):
-        inner = _inner(layer)
+        inner = wrappers.unwrap(layer)
         if isinstance(inner, wrappers.PRUNABLE_LAYERS):
             prunable_index -= 1
         if not inbound:
@@ -117,7 +113,7 @@ def remove_dead_weights(model, masks):
         used = _backward_used(nodes, outputs, masked, alive)
         changed = False
         prunable = [(layer, inbound) for layer, inbound in nodes
-                    if isinstance(_inner(layer), wrappers.PRUNABLE_LAYERS)]
+                    if isinstance(wrappers.unwrap(layer), wrappers.PRUNABLE_LAYERS)]
         for index, (layer, inbound) in enumerate(prunable):
             source = alive[inbound[0]]
             inputs = source.reshape(-1, source.shape[-1]).any(axis=0)

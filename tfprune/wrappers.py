@@ -100,10 +100,14 @@ def prunable_nodes(model):
             if isinstance(layer, PRUNABLE_LAYERS + (PruneWithAssignedMask,))]
 
 
+def unwrap(layer):
+    """The layer inside a pruning wrapper, or the layer itself."""
+    return layer.layer if isinstance(layer, PruneWithAssignedMask) else layer
+
+
 def prunable_layers(model):
     """The Conv2D and Dense layers of a model, wrapped or not, in graph order."""
-    return [layer.layer if isinstance(layer, PruneWithAssignedMask) else layer
-            for layer in prunable_nodes(model)]
+    return [unwrap(layer) for layer in prunable_nodes(model)]
 
 
 def prunable_kernels(model):
