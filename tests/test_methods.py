@@ -9,7 +9,7 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
-from tfprune import cascade, config as config_lib, methods, models, sensitivity, train
+from tfprune import cascade, config as config_lib, methods, models, sensitivity, structure, train
 from tfprune import wrappers
 
 L = tf.keras.layers
@@ -74,10 +74,12 @@ def test_scoring_batch_size_follows_the_bound_and_the_cap():
 
 
 def _parameters_after(model, masks):
+    """Prune ratio of the masked network, BatchNorm parameters of dead channels removed."""
     total = models.count_params(model)
     kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]
     kept = sum(int(np.count_nonzero(k * m)) for k, m in zip(kernels, masks))
-    return 1 - (kept + total - sum(k.size for k in kernels)) / total
+    dead_norms = structure.dead_norm_params(model, structure.settle(model, masks)[1])
+    return 1 - (kept + total - sum(k.size for k in kernels) - dead_norms) / total
 
 
 @pytest.fixture(scope="module")

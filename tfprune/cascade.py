@@ -18,7 +18,7 @@ import tensorflow_model_optimization as tfmot
 
 from tfprune import io as io_lib
 from tfprune import methods as methods_lib
-from tfprune import models, train, wrappers
+from tfprune import models, structure, train, wrappers
 
 
 def keep_budget(model, prune_ratio, total_params):
@@ -38,17 +38,37 @@ def layer_sparsity(model):
 
 
 class PruneToRatio(tf.keras.callbacks.Callback):
-    """When retraining begins, the method chooses the masks for the cycle's target."""
+    """When retraining begins, the method chooses the masks for the cycle's target.
+
+    The BatchNorm scale and shift of channels the masks leave dead are zeroed then and
+    after every step, so a dead channel outputs exactly zero (see tfprune.structure).
+    """
 
     def __init__(self, method, keep_count, scoring_images):
         super().__init__()
+        self._supports_tf_logs = True  # the step hook must not pull logs to the host
         self.method = method
         self.keep_count = keep_count
         self.scoring_images = scoring_images
+        self._dead_norms = []
 
     def on_train_begin(self, logs=None):
         masks, thresholds = self.method(self.model, self.keep_count, self.scoring_images)
         wrappers.assign_masks(self.model, masks, thresholds)
+        _, norm_channels = structure.settle(self.model, masks)
+        self._dead_norms = [(self.model.get_layer(name), tf.constant(keep, tf.float32))
+                            for name, keep in norm_channels.items()]
+        self._zero_dead_norms()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._dead_norms:
+            self._zero_dead_norms()
+
+    @tf.function
+    def _zero_dead_norms(self):
+        for layer, keep in self._dead_norms:
+            for weight in layer.trainable_weights:
+                weight.assign(weight * keep)
 
 
 @dataclasses.dataclass

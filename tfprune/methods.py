@@ -5,7 +5,8 @@ may keep, and the validation images (data-informed methods draw their scoring ba
 from them). It returns one 0/1 mask per prunable kernel and a score threshold per layer
 (for TF-MOT's summaries). Every method has one knob (a keep count, a filter fraction,
 PFP's epsilon); a bisection on it meets the budget after dead weights are removed
-(tfprune.structure). Selection is top-k with ties broken by position, never
+(tfprune.structure), counting the BatchNorm parameters of dead channels as removed.
+Selection is top-k with ties broken by position, never
 `score >= threshold`, so that ties cannot overshoot the budget.
 
   wt    weight thresholding: |w|, one global threshold (unstructured, data-free)
@@ -53,11 +54,14 @@ def _search(masks_for, kernels, keep_count, model, low, high, steps=40, integer=
             guess=None):
     """Smallest knob in [low, high] whose masks keep >= keep_count weights once dead
     weights are removed (the kept count grows with the knob); returns its masks.
+    The BatchNorm parameters of dead channels are zeroed with them (tfprune.structure),
+    so they are subtracted from the kept count: the total, not the kernels, meets it.
     A `guess` that keeps exactly keep_count ends the search at once."""
     def evaluate(knob):
         masks, thresholds = masks_for(knob)
-        masks = structure.remove_dead_weights(model, masks)
-        return masks, thresholds, _kept(kernels, masks)
+        masks, norm_channels = structure.settle(model, masks)
+        kept = _kept(kernels, masks) - structure.dead_norm_params(model, norm_channels)
+        return masks, thresholds, kept
 
     if guess is not None:
         first = evaluate(guess)

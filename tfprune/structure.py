@@ -5,6 +5,11 @@ that read a channel whose producers are all gone (forward), and filters whose ch
 no layer reads any more (backward). Both are zeroed, so that the keep ratio counts only
 weights that matter and a filter-pruned network can be physically shrunk.
 
+A BatchNormalization whose input channel is dead still emits a constant (its shift),
+which the next layers would read; physical shrinking would change the function. So
+the scale and shift of dead channels are zeroed and held at zero while retraining
+(`dead_norm_channels`, used by tfprune.cascade) and count as removed parameters.
+
 The analysis follows the graph, not per-architecture code. Conv2D and Dense are read
 from their masked kernels; BatchNormalization (and the input Normalization) is
 treated as part of its channel, as physical filter pruning removes it with the filter;
@@ -98,8 +103,21 @@ def _backward_used(nodes, outputs, kernels, alive):
     return used
 
 
-def remove_dead_weights(model, masks):
-    """Masks with every weight zeroed that can no longer affect the output.
+def _norm_liveness(nodes, alive):
+    """{BatchNormalization layer name: bool per channel} for BNs with a dead channel."""
+    result = {}
+    for layer, inbound in nodes:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            source = alive[inbound[0]]
+            channels = source.reshape(-1, source.shape[-1]).any(axis=0)
+            if not channels.all():
+                result[layer.name] = channels
+    return result
+
+
+def settle(model, masks):
+    """(masks with every weight zeroed that can no longer affect the output,
+    {BatchNormalization layer name: bool per channel, False where the channel is dead}).
 
     `masks` are 0/1 arrays in the order of `wrappers.prunable_layers(model)`; the kernels
     are read from the model and multiplied by them.
@@ -107,13 +125,13 @@ def remove_dead_weights(model, masks):
     nodes, outputs = _topology(model)
     kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]
     masks = [np.asarray(m, np.float32).copy() for m in masks]
+    prunable = [(layer, inbound) for layer, inbound in nodes
+                if isinstance(wrappers.unwrap(layer), wrappers.PRUNABLE_LAYERS)]
     for _ in range(8):  # each pass can only remove more; two or three settle it
         masked = [k * m for k, m in zip(kernels, masks)]
         alive = _forward_alive(nodes, masked)
         used = _backward_used(nodes, outputs, masked, alive)
         changed = False
-        prunable = [(layer, inbound) for layer, inbound in nodes
-                    if isinstance(wrappers.unwrap(layer), wrappers.PRUNABLE_LAYERS)]
         for index, (layer, inbound) in enumerate(prunable):
             source = alive[inbound[0]]
             inputs = source.reshape(-1, source.shape[-1]).any(axis=0)
@@ -126,4 +144,15 @@ def remove_dead_weights(model, masks):
             changed |= view.sum() != before
         if not changed:
             break
-    return masks
+    return masks, _norm_liveness(nodes, alive)
+
+
+def remove_dead_weights(model, masks):
+    """The masks of `settle`, without the BatchNormalization channels."""
+    return settle(model, masks)[0]
+
+
+def dead_norm_params(model, norm_channels):
+    """Trainable BatchNormalization parameters of the dead channels (scale and shift)."""
+    return sum(int(np.count_nonzero(~keep)) * len(model.get_layer(name).trainable_weights)
+               for name, keep in norm_channels.items())
