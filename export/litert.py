@@ -1,9 +1,14 @@
 """Running .tflite models with ai-edge-litert's interpreter, in batches, without TensorFlow.
 
-This module needs only numpy and ai-edge-litert, as an edge device has them.
-Sparse or quantized models can fail to prepare under the default XNNPACK delegate;
-then the builtin kernels run them, and `delegate` says so.
+This module needs only numpy and ai-edge-litert, as an edge device has them, so its
+accuracy and latency measurements run there unchanged. Sparse or quantized models can
+fail to prepare under the default XNNPACK delegate; then the builtin kernels run them,
+and `delegate` says so. Integer inputs and outputs (full-integer files) are quantized
+and dequantized here with the tensors' own scale and zero point: callers always pass
+0..255 pixels and get float logits.
 """
+import time
+
 import numpy as np
 from ai_edge_litert import interpreter as litert
 
@@ -64,6 +69,23 @@ class TFLiteModel:
 
     def predict(self, images):
         return np.argmax(self.predict_logits(images), axis=-1).astype(np.int32)
+
+    def latency(self, runs, warmup):
+        """Milliseconds per image of one invoke on a full batch: median and p90 over `runs`
+        timed invokes after `warmup` untimed ones (caches, thread pools, lazy preparation)."""
+        shape = [self.batch_size, *self._input["shape"][1:]]
+        pixels = np.random.default_rng(0).integers(0, 256, shape).astype(np.float32)
+        self._interpreter.set_tensor(self._input["index"], _quantize(pixels, self._input))
+        for _ in range(warmup):
+            self._interpreter.invoke()
+        seconds = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            self._interpreter.invoke()
+            seconds.append(time.perf_counter() - started)
+        per_image_ms = 1000.0 * np.asarray(seconds) / self.batch_size
+        return dict(median_ms=float(np.median(per_image_ms)),
+                    p90_ms=float(np.percentile(per_image_ms, 90)))
 
 
 def _read(path):

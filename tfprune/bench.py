@@ -1,12 +1,23 @@
 """python -m tfprune.bench: speed ratios measured in one process, so machine noise cancels.
 
 P1  training throughput of a network under the pruning wrappers / the same network plain
+    (goal >= 0.97)
+P3  achieved training and inference FLOP/s / this machine's measured fp32 matmul peak
+    (goal >= 0.5). FLOPs are 2 x the multiply-accumulates of the Conv2D and Dense layers
+    (tfprune.flops); a training step counts 3 x the forward pass (forward, input
+    gradients, weight gradients).
 P4  throughput of evaluating the corruption suite from a warm cache / clean-test
     inference throughput (goal >= 0.8), and the one-time generation cost / one clean pass
+P5  batch-1 latency speed-up of a shrunk filter-pruned (FT) float32 TFLite model over its
+    parent / its FLOP reduction (goal >= 0.8)
+P6  wall time of the offline quickstart in a fresh workdir (goal <= 180 s)
 Absolute images/s are printed beside each ratio, with the machine; --json writes them.
+P1 and P4 also give their ratio in CPU time of this process, which other jobs sharing
+the machine disturb far less than wall time.
 """
 import os
-import platform
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -17,18 +28,39 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 from absl import app, flags, logging
 
-from tfprune import config as config_lib, corruptions, data, distributions, evaluate, models
+from export import litert, shrink, tflite
+from tfprune import cascade, corruptions, data, distributions, evaluate, flops, methods, models
+from tfprune import config as config_lib
 from tfprune import io as io_lib
-from tfprune import train, wrappers
+from tfprune import structure, train, wrappers
 
 _MODEL = flags.DEFINE_string("model", "resnet20", "Registered model to measure.")
 _IMAGES = flags.DEFINE_integer("images", 10000, "Test images per distribution.")
 _SETS = flags.DEFINE_integer("sets", 19, "Corrupted sets in the suite (severity 3 each).")
-_TRAIN_STEPS = flags.DEFINE_integer("train_steps", 60, "Training steps per P1 measurement.")
+_TRAIN_STEPS = flags.DEFINE_integer("train_steps", 30, "Training steps per P1 round.")
+_ROUNDS = flags.DEFINE_integer("rounds", 5, "P1: interleaved rounds (plain, wrapped).")
+_MATMUL_SIZE = flags.DEFINE_integer("matmul_size", 2048, "Side of the P3 peak matmul.")
+_PRUNE_RATIOS = flags.DEFINE_list("prune_ratios", ["0.5", "0.7"],
+                                  "P5: parameter prune ratios of the FT-pruned models.")
+_LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 200, "P5: timed batch-1 runs per model.")
+_QUICKSTART = flags.DEFINE_bool("quickstart", True, "P6: time the offline quickstart.")
 _CIFAR_DIR = flags.DEFINE_string(
     "cifar_dir", "../shared/data/cifar10/cifar-10-batches-bin",
     "CIFAR-10 binary folder for real images; random images where it is absent.")
 _JSON = flags.DEFINE_string("json", "", "Also write the figures to this JSON file.")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def machine():
+    """CPU model, cores and versions: the figures mean little without them."""
+    cpu = "unknown"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as stream:
+            names = [line.split(":", 1)[1].strip() for line in stream
+                     if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return dict(cpu=cpu, cores=os.cpu_count(), tensorflow=tf.__version__)
 
 
 def _test_images(count):
@@ -40,53 +72,162 @@ def _test_images(count):
     return rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8), "random images"
 
 
-def _timed(job):
-    started = time.perf_counter()
+def _clock(job):
+    """(wall seconds, CPU seconds of this process) of `job()`. CPU time counts only this
+    process's work, so ratios of it hold where other jobs share the machine."""
+    wall, cpu = time.perf_counter(), time.process_time()
     job()
-    return time.perf_counter() - started
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def matmul_peak(size, repeats=10):
+    """GFLOP/s of the fastest of `repeats` fp32 size x size matmuls: the attainable peak."""
+    a, b = (tf.random.normal((size, size), seed=seed) for seed in (1, 2))
+    matmul = tf.function(lambda: tf.linalg.matmul(a, b)[0, 0])
+    matmul().numpy()  # trace and warm up
+    fastest = min(_clock(lambda: matmul().numpy())[0] for _ in range(repeats))
+    return 2 * size ** 3 / fastest / 1e9
 
 
 def bench_suite(model, images, sets, batch_size=500):
-    """P4: clean inference vs. the corruption suite read from a warm cache."""
+    """P4: clean inference vs. the corruption suite read from a warm cache; the clean
+    pass runs before and after the suite, and their mean is the reference."""
     names = corruptions.NAMES[:sets]
     predict = lambda x: evaluate.predict_logits(model, x, batch_size)  # noqa: E731
     predict(images[:batch_size])  # trace once
-    clean_seconds = min(_timed(lambda: predict(images)) for _ in range(2))
     dataset = data.Dataset("bench", "", images, None, images, None, images,
                            np.zeros(len(images), np.int32), 10, (0,) * 3, (1,) * 3)
+    before = _clock(lambda: predict(images))
     with tempfile.TemporaryDirectory() as cache:
-        generation_seconds = _timed(lambda: [distributions._generated(
+        generation = _clock(lambda: [distributions._generated(
             dataset, name, 3, 0, cache, lambda _: None) for name in names])
-        suite_seconds = _timed(lambda: [predict(distributions._generated(
+        suite = _clock(lambda: [predict(distributions._generated(
             dataset, name, 3, 0, cache, lambda _: None).images) for name in names])
-    clean_rate = len(images) / clean_seconds
-    suite_rate = len(images) * len(names) / suite_seconds
-    return dict(clean_images_per_s=clean_rate, suite_images_per_s=suite_rate,
-                suite_over_clean=suite_rate / clean_rate,
-                generation_seconds=generation_seconds,
-                generation_over_clean_pass=generation_seconds / clean_seconds,
-                generation_over_suite_pass=generation_seconds / (clean_seconds * len(names)))
+    clean = np.mean([before, _clock(lambda: predict(images))], axis=0)
+    suite_images = len(images) * len(names)
+    return dict(clean_images_per_s=len(images) / clean[0],
+                suite_images_per_s=suite_images / suite[0],
+                suite_over_clean=suite_images / suite[0] / (len(images) / clean[0]),
+                suite_over_clean_cpu=suite_images / suite[1] / (len(images) / clean[1]),
+                generation_seconds=generation[0],
+                generation_over_clean_pass=generation[0] / clean[0],
+                generation_over_clean_pass_cpu=generation[1] / clean[1],
+                generation_over_suite_pass=generation[0] / (clean[0] * len(names)))
 
 
-def bench_wrapper_overhead(model, images, labels, steps, batch_size=128):
-    """P1: images/s of `fit` under the pruning wrappers vs. plain, interleaved, medians."""
+def bench_wrapper_overhead(model, images, labels, steps, rounds=5, batch_size=128):
+    """P1: `fit` under the pruning wrappers vs. plain in interleaved rounds: median
+    images per wall second and per CPU second, and the plain network's best rate (P3)."""
     config = config_lib.base()
     config.train.batch_size = batch_size
     batches = data.train_pipeline(images, labels, batch_size, "crop_flip", 0)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.5))
     for network in (model, wrapped):
         train.compile_model(network, config.train, 1, steps)
-    rates = {"plain": [], "wrapped": []}
-    for _ in range(3):
+    wall, cpu = {"plain": [], "wrapped": []}, {"plain": [], "wrapped": []}
+    for _ in range(rounds):
         for name, network in (("plain", model), ("wrapped", wrapped)):
             callbacks = [tfmot.sparsity.keras.UpdatePruningStep()] if name == "wrapped" else []
             network.fit(batches, epochs=1, steps_per_epoch=2, verbose=0, callbacks=callbacks)
-            seconds = _timed(lambda: network.fit(batches, epochs=1, steps_per_epoch=steps,
+            seconds = _clock(lambda: network.fit(batches, epochs=1, steps_per_epoch=steps,
                                                  verbose=0, callbacks=callbacks))
-            rates[name].append(steps * batch_size / seconds)
-    plain, wrapped_rate = (float(np.median(rates[k])) for k in ("plain", "wrapped"))
+            wall[name].append(steps * batch_size / seconds[0])
+            cpu[name].append(steps * batch_size / seconds[1])
+    plain, wrapped_rate = (float(np.median(wall[k])) for k in ("plain", "wrapped"))
+    plain_cpu, wrapped_cpu = (float(np.median(cpu[k])) for k in ("plain", "wrapped"))
     return dict(plain_images_per_s=plain, wrapped_images_per_s=wrapped_rate,
-                wrapped_over_plain=wrapped_rate / plain)
+                wrapped_over_plain=wrapped_rate / plain,
+                plain_images_per_cpu_s=plain_cpu, wrapped_images_per_cpu_s=wrapped_cpu,
+                wrapped_over_plain_cpu=wrapped_cpu / plain_cpu,
+                plain_best_images_per_s=max(wall["plain"]))
+
+
+def bench_flop_rate(model, images, train_images_per_s, peak_gflops, batch_size=128):
+    """P3: FLOP/s of training (P1's best plain rate) and of inference (best of three
+    passes), over the matmul peak. Best rates, as the peak is the best matmul: each
+    estimates the machine undisturbed by other jobs."""
+    evaluate.predict_logits(model, images[:batch_size], batch_size)  # trace once
+    fastest = min(_clock(lambda: evaluate.predict_logits(model, images, batch_size))[0]
+                  for _ in range(3))
+    inference_images_per_s = len(images) / fastest
+    forward_gflop = 2 * flops.macs(model) / 1e9
+    train_gflops = 3 * forward_gflop * train_images_per_s
+    inference_gflops = forward_gflop * inference_images_per_s
+    return dict(forward_mflop_per_image=forward_gflop * 1e3, peak_gflops=peak_gflops,
+                train_images_per_s=train_images_per_s, train_gflops=train_gflops,
+                train_over_peak=train_gflops / peak_gflops,
+                inference_images_per_s=inference_images_per_s,
+                inference_gflops=inference_gflops,
+                inference_over_peak=inference_gflops / peak_gflops)
+
+
+def ft_pruned(model, ratio):
+    """A copy of `model` FT-pruned to `ratio` of its parameters, its dead channels' BN
+    scale and shift zeroed, as a cascade cycle leaves it (weights need no training to be
+    timed)."""
+    pruned = tf.keras.models.clone_model(model)
+    pruned.set_weights(model.get_weights())
+    keep = cascade.keep_budget(pruned, ratio, models.count_params(pruned))
+    masks, _ = methods.METHODS["ft"](pruned, keep, None)
+    masks, norm_channels = structure.settle(pruned, masks)
+    for kernel, mask in zip(wrappers.prunable_kernels(pruned), masks):
+        kernel.assign(kernel * mask)
+    for name, alive in norm_channels.items():
+        for weight in pruned.get_layer(name).trainable_weights:
+            weight.assign(weight * alive)
+    return pruned
+
+
+def bench_shrunk_latency(model, ratios, runs, threads=1, rounds=10):
+    """P5: batch-1 latency of shrunk FT-pruned float32 TFLite models vs. the parent's:
+    the median over `rounds` interleaved rounds of each model's median invoke time. One
+    thread: the cores may be shared, and one thread measures the work, not scheduling."""
+    networks = {"parent": model}
+    networks.update({f"ft{ratio:g}": shrink.shrink(ft_pruned(model, ratio)) for ratio in ratios})
+    interpreters = {name: litert.TFLiteModel(tflite.convert(network), threads, batch_size=1)
+                    for name, network in networks.items()}
+    medians = {name: [] for name in networks}
+    for _ in range(rounds):  # interleaved, so that load changes hit every model alike
+        for name, interpreter in interpreters.items():
+            timing = interpreter.latency(max(runs // rounds, 1), warmup=5)
+            medians[name].append(timing["median_ms"])
+    parent_ms = float(np.median(medians["parent"]))
+    parent_macs = flops.macs(model)
+    result = dict(threads=threads, parent_ms=parent_ms, parent_images_per_s=1e3 / parent_ms)
+    for ratio in ratios:
+        name = f"ft{ratio:g}"
+        latency_ms = float(np.median(medians[name]))
+        flop_reduction = parent_macs / flops.macs(networks[name])
+        speedup = parent_ms / latency_ms
+        result[name] = dict(prune_ratio=ratio, latency_ms=latency_ms,
+                            images_per_s=1e3 / latency_ms, speedup=speedup,
+                            flop_reduction=flop_reduction,
+                            speedup_over_flop_reduction=speedup / flop_reduction)
+    return result
+
+
+def bench_quickstart():
+    """P6: seconds of `python -m tfprune.run --config configs/quickstart.py`, fresh workdir."""
+    with tempfile.TemporaryDirectory() as workdir:
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "tfprune.run", "--config", "configs/quickstart.py",
+             "--workdir", workdir], cwd=ROOT, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+    if result.returncode:
+        raise RuntimeError(f"the quickstart failed (exit {result.returncode}): "
+                           f"{result.stderr.strip().splitlines()[-1:]}")
+    return dict(seconds=seconds)
+
+
+def _print_p5(figures, ratios):
+    for ratio in ratios:
+        print("P5 FT {prune_ratio:.0%} shrunk TFLite speed-up / FLOP reduction: "
+              "{speedup_over_flop_reduction:.2f} ({speedup:.2f}x vs {flop_reduction:.2f}x; "
+              "{latency_ms:.2f} ms = {images_per_s:.0f} images/s at batch 1; goal >= 0.8)"
+              .format(**figures[f"ft{ratio:g}"]))
+    print("P5 parent: {parent_ms:.2f} ms = {parent_images_per_s:.0f} images/s at batch 1, "
+          "{threads} thread(s)".format(**figures))
 
 
 def main(argv):
@@ -95,22 +236,35 @@ def main(argv):
     images, source = _test_images(_IMAGES.value)
     labels = np.random.default_rng(0).integers(0, 10, len(images)).astype(np.int32)
     model = models.build(_MODEL.value, (32, 32, 3), 10, (125.0,) * 3, (63.0,) * 3)
-    machine = dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(),
-                   tensorflow=tf.__version__)
-    print(f"machine: {machine['cpu']}, {machine['cores']} cores, TF {machine['tensorflow']}; "
-          f"model {_MODEL.value}; {len(images)} {source}")
-    figures = dict(machine=machine, model=_MODEL.value)
-    figures["P1"] = bench_wrapper_overhead(model, images, labels, _TRAIN_STEPS.value)
+    figures = dict(machine=machine(), model=_MODEL.value, images=source)
+    print("machine: {cpu}, {cores} cores, TF {tensorflow}".format(**figures["machine"]),
+          f"; model {_MODEL.value}; {len(images)} {source}")
+    figures["P1"] = bench_wrapper_overhead(model, images, labels, _TRAIN_STEPS.value,
+                                           _ROUNDS.value)
     print("P1 training under pruning wrappers / plain: {wrapped_over_plain:.3f} "
-          "({wrapped_images_per_s:.0f} vs {plain_images_per_s:.0f} images/s; goal >= 0.97)"
-          .format(**figures["P1"]))
+          "({wrapped_images_per_s:.0f} vs {plain_images_per_s:.0f} images/s; goal >= 0.97); "
+          "per CPU second {wrapped_over_plain_cpu:.3f}".format(**figures["P1"]))
+    figures["P3"] = bench_flop_rate(model, images, figures["P1"]["plain_best_images_per_s"],
+                                    matmul_peak(_MATMUL_SIZE.value))
+    print("P3 training FLOP/s / fp32 matmul peak: {train_over_peak:.2f} ({train_gflops:.1f} "
+          "of {peak_gflops:.1f} GFLOP/s, {train_images_per_s:.0f} images/s; goal >= 0.5)"
+          .format(**figures["P3"]))
+    print("P3 inference FLOP/s / peak: {inference_over_peak:.2f} ({inference_gflops:.1f} "
+          "GFLOP/s, {inference_images_per_s:.0f} images/s at batch 128; "
+          "{forward_mflop_per_image:.1f} MFLOP per image forward)".format(**figures["P3"]))
     figures["P4"] = bench_suite(model, images, _SETS.value)
     print("P4 corruption suite (warm cache) / clean inference: {suite_over_clean:.3f} "
-          "({suite_images_per_s:.0f} vs {clean_images_per_s:.0f} images/s; goal >= 0.8)"
-          .format(**figures["P4"]))
+          "({suite_images_per_s:.0f} vs {clean_images_per_s:.0f} images/s; goal >= 0.8); "
+          "per CPU second {suite_over_clean_cpu:.3f}".format(**figures["P4"]))
     print("P4 one-time generation / one clean pass: {generation_over_clean_pass:.2f} "
           "(per set: {generation_over_suite_pass:.2f}; {generation_seconds:.1f} s for the "
-          "suite)".format(**figures["P4"]))
+          "suite); in CPU time {generation_over_clean_pass_cpu:.2f}".format(**figures["P4"]))
+    ratios = [float(r) for r in _PRUNE_RATIOS.value]
+    figures["P5"] = bench_shrunk_latency(model, ratios, _LATENCY_RUNS.value)
+    _print_p5(figures["P5"], ratios)
+    if _QUICKSTART.value:
+        figures["P6"] = bench_quickstart()
+        print("P6 offline quickstart: {seconds:.0f} s (goal <= 180 s)".format(**figures["P6"]))
     if _JSON.value:
         io_lib.write_json(_JSON.value, figures)
 

@@ -86,15 +86,17 @@ class Cycle:
 def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
     """Yield each finished cycle (method, index, ratio, checkpoint), training those not done."""
     method = methods_lib.METHODS[method_name]
-    model = tf.keras.models.load_model(parent_path, compile=False)
+    model = io_lib.load_model(parent_path)
     total_params = models.count_params(model)
     scoring_images = dataset.val_images.astype(np.float32)
     for index, ratio in enumerate(ratios, start=1):
         cycle = Cycle(method_name, index, ratio,
                       os.path.join(workdir, "checkpoints", method_name, f"cycle_{index:02d}.keras"))
         record_path = cycle.path.replace(".keras", ".json")
+        backup_dir = os.path.join(workdir, "backup", method_name, f"cycle_{index:02d}")
         if os.path.exists(cycle.path) and os.path.exists(record_path):
-            model = tf.keras.models.load_model(cycle.path, compile=False)
+            train.discard_backup(backup_dir)  # left behind if a crash followed the record
+            model = io_lib.load_model(cycle.path)
             yield cycle
             continue
         started = time.time()
@@ -110,17 +112,19 @@ def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
             prune.set_model(wrapped)
             prune.on_train_begin()
         history = train.fit(wrapped, dataset, config, epochs, callbacks, seed=config.seed + index,
-                            stage=f"{method_name} cycle {index} (prune ratio {ratio:.3f})")
+                            stage=f"{method_name} cycle {index} (prune ratio {ratio:.3f})",
+                            backup_dir=backup_dir)
         stripped = wrappers.strip(wrapped)
         io_lib.save_model(cycle.path, stripped)
         # Continue from the file, as a resumed run does, so both see the same network.
-        model = tf.keras.models.load_model(cycle.path, compile=False)
+        model = io_lib.load_model(cycle.path)
         achieved = 1.0 - nonzero_params(model) / total_params
         io_lib.write_json(record_path, dict(
             method=method_name, index=index, target_ratio=ratio, prune_ratio=achieved,
             params_total=total_params, params_nonzero=nonzero_params(model),
             layer_sparsity=layer_sparsity(model), history=history,
             train_seconds=time.time() - started))
+        train.discard_backup(backup_dir)
         log(f"[{method_name}] cycle {index}/{len(ratios)}: target {ratio:.1%}, pruned "
             f"{achieved:.2%} of {total_params:,} parameters, val acc "
             f"{history.get('val_accuracy', [float('nan')])[-1]:.4f}, {time.time() - started:.0f}s")

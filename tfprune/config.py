@@ -12,6 +12,8 @@ import re
 import ml_collections
 
 SPACING_KINDS = ("geometric", "linear")
+# Tuple-valued keys that hold numbers; every other tuple holds names or specs (strings).
+NUMBER_TUPLES = ("train.lr_milestones", "prune.ratios", "eval.severities")
 _SEGMENT = re.compile(r"^\s*(\w+)\(\s*([^)]*)\)\s*$")
 
 
@@ -82,7 +84,16 @@ def base():
         corruption_seed=0,
         cache_dir="",  # "" = WORKDIR/cache
     )
-    config.export = dict(tflite=True, threads=2)
+    config.export = dict(
+        tflite=True,
+        threads=2,  # interpreter threads, for evaluation and latency
+        # TFLite files per network (export.tflite.VARIANTS, or "all"): float32, float16,
+        # dynamic_int8, int8 (full integer), sparse, sparse_int8
+        variants=("float32",),
+        latency_runs=50,  # timed invokes per file at batch 1 (0 = no latency)
+        latency_batch_runs=5,  # timed invokes per file at batch 64
+        latency_warmup=5,  # untimed invokes before each timing
+    )
     config.lock()
     return config
 
@@ -187,10 +198,27 @@ def methods_of(prune_config):
     return [m.strip() for m in names.split(",") if m.strip()]
 
 
+def _check_tuple_items(config):
+    """ml_collections checks that a tuple is a tuple, not what it holds."""
+    for section, values in config.items():
+        if not isinstance(values, ml_collections.ConfigDict):
+            continue
+        for name, value in values.items():
+            numbers = f"{section}.{name}" in NUMBER_TUPLES
+            kind = (int, float) if numbers else str
+            for item in value if isinstance(value, tuple) else ():
+                if not isinstance(item, kind) or isinstance(item, bool):
+                    _fail(f"{section}.{name}", f"{item!r} in {value!r} is not a "
+                          f"{'number' if numbers else 'string'}; write e.g. "
+                          f"{base()[section][name] or (0.5, 0.8)!r}")
+
+
 def validate(config):
     """Raise ConfigError (one line naming the key and what is allowed) for a bad config."""
-    from tfprune import corruptions, data, distributions, methods, models  # registries
+    from export import tflite as tflite_export  # registries
+    from tfprune import corruptions, data, distributions, methods, models
 
+    _check_tuple_items(config)
     _check_name("data.name", config.data.name, data.DATASETS)
     _check_name("model.name", config.model.name, models.MODELS)
     _check_name("data.augment", config.data.augment, data.AUGMENTATIONS)
@@ -238,6 +266,10 @@ def validate(config):
     for key in ("train.batch_size", "eval.batch_size", "train.lr", "train.lr_step_epochs",
                 "export.threads"):
         _check_range(config, key, 0, low_open=True)
+    for key in ("export.latency_runs", "export.latency_warmup"):
+        _check_range(config, key, 0)
+    _check_range(config, "export.latency_batch_runs", 1)
+    tflite_export.variants(config.export.variants)
     for key in ("train.momentum", "train.lr_gamma"):
         _check_range(config, key, 0, 1)
     _check_range(config, "train.weight_decay", 0)

@@ -23,6 +23,7 @@ ROBUST_CORRUPTIONS = ("contrast", "elastic_transform", "gaussian_blur", "impulse
                       "motion_blur", "pixelate", "shot_noise", "snow", "zoom_blur")
 CIFAR10_CLASSES = 10
 _CIFAR_RECORD = 1 + 32 * 32 * 3
+_CIFAR_RECORDS_PER_FILE = 10000
 _CIFAR_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
 
 
@@ -70,11 +71,18 @@ def load_digits(data_config, seed):
             "scikit-learn digits (8x8 upsampled to 32x32x3), seeded 25% test split")
 
 
-def _read_cifar_binary(path):
+def _check_cifar_size(path):
     size = os.path.getsize(path)
     if size == 0 or size % _CIFAR_RECORD:
         raise DataError(f"{path}: {size} bytes is not a whole number of CIFAR-10 records "
                         f"({_CIFAR_RECORD} bytes each); replace the file with an intact copy")
+
+
+def _read_cifar_binary(path):
+    size = os.path.getsize(path)
+    if size != _CIFAR_RECORD * _CIFAR_RECORDS_PER_FILE:
+        raise DataError(f"{path}: {size // _CIFAR_RECORD} records; an official CIFAR-10 binary "
+                        f"file holds {_CIFAR_RECORDS_PER_FILE}, replace it with an intact copy")
     raw = np.fromfile(path, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
     labels = raw[:, 0].astype(np.int32)
     if labels.max() >= CIFAR10_CLASSES:
@@ -93,6 +101,8 @@ def _load_cifar10_folder(folder):
     if not train_files or not os.path.exists(test_file):
         raise DataError(f"data.dir={folder!r} lacks data_batch_*.bin or test_batch.bin "
                         "(the official CIFAR-10 binary version)")
+    for path in [*train_files, test_file]:  # a cut download, the usual damage, first
+        _check_cifar_size(path)
     parts = [_read_cifar_binary(f) for f in train_files]
     test_images, test_labels = _read_cifar_binary(test_file)
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
@@ -169,12 +179,15 @@ def load(data_config, seed):
         std=tuple(float(v) for v in pixels.std(0) + 1e-6))
 
 
-def _augment(image, label, augment):
+def _augment(image, label, augment, seed):
+    """Crop and flip drawn from `seed` alone (stateless), so parallel calls and a resumed
+    stream give every example the same augmentation."""
+    crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
     if augment in ("crop", "crop_flip"):
         image = tf.image.pad_to_bounding_box(image, 4, 4, 40, 40)  # zero padding, as the study
-        image = tf.image.random_crop(image, (32, 32, 3))
+        image = tf.image.stateless_random_crop(image, (32, 32, 3), seed=crop_seed)
     if augment == "crop_flip":
-        image = tf.image.random_flip_left_right(image)
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     return tf.cast(image, tf.float32), label
 
 
@@ -198,34 +211,53 @@ def corruption_mixture(images, rng):
     return mixed, choice, severity
 
 
-def _corrupted_epochs(images, labels, seed):
-    """An endless stream of (image, label): every epoch a fresh seeded mixture, shuffled."""
+def _corrupted_epochs(images, labels, seed, start):
+    """An endless stream of (image, label) from element `start` on: every epoch a fresh
+    seeded mixture, shuffled."""
+    first_epoch, offset = divmod(start, len(labels))
+
     def examples():
-        for epoch in itertools.count():
+        for epoch in itertools.count(first_epoch):
             rng = np.random.default_rng([seed, epoch])
             mixed, _, _ = corruption_mixture(images, rng)
-            for i in rng.permutation(len(labels)):
+            order = rng.permutation(len(labels))
+            for i in order[offset if epoch == first_epoch else 0:]:
                 yield mixed[i], labels[i]
     return tf.data.Dataset.from_generator(examples, output_signature=(
         tf.TensorSpec(images.shape[1:], tf.uint8), tf.TensorSpec((), tf.int32)))
 
 
-def train_pipeline(images, labels, batch_size, augment, seed, shift="none"):
+def _shuffled_examples(images, labels, seed, start):
+    """An endless stream of (image, label) from element `start` on: every pass over the
+    set visits each example once, in an order drawn from (seed, pass) alone."""
+    first_pass, offset = divmod(start, len(labels))
+    indices = tf.range(len(labels), dtype=tf.int64)
+    order = tf.data.Dataset.counter(first_pass).flat_map(
+        lambda p: tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(
+            indices, seed=tf.stack([tf.constant(seed, tf.int64), p]))))
+    pixels, classes = tf.constant(images), tf.constant(labels)
+    return order.skip(offset).map(lambda i: (tf.gather(pixels, i), tf.gather(classes, i)))
+
+
+def train_pipeline(images, labels, batch_size, augment, seed, shift="none", start=0):
     """An endless stream of shuffled, augmented float batches of 0..255 pixels, for
     Keras `fit` with steps_per_epoch; "augmix" applies keras-cv's AugMix after the crop
     and flip, "corruptions" the study's robust-training mixture.
 
     Endless, because Keras recreates a finite dataset's iterator every epoch, which
     cost ResNet20 about 30% of its training throughput here (382 vs 545 images/s).
+    Order and augmentation depend on `seed` and each example's position in the stream
+    alone, so the stream from example `start` on is the tail of the stream from 0: a
+    resumed training stage sees the batches an uninterrupted one does (except AugMix,
+    whose keras-cv layer draws from its own state).
     """
-    if shift == "corruptions":
-        dataset = _corrupted_epochs(images, labels, seed)
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-        dataset = dataset.repeat()
-    dataset = dataset.map(lambda x, y: _augment(x, y, augment),
-                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    examples = (_corrupted_epochs(images, labels, seed, start) if shift == "corruptions"
+                else _shuffled_examples(images, labels, seed, start))
+    positions = tf.data.Dataset.counter(start)
+    dataset = tf.data.Dataset.zip((examples, positions)).map(
+        lambda example, position: _augment(*example, augment,
+                                           tf.stack([tf.constant(seed, tf.int64), position])),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch_size)
     if shift == "augmix":
         import keras_cv

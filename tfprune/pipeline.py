@@ -23,6 +23,9 @@ from tfprune import results as results_lib
 # Keys that may change on an existing workdir: what is measured (re-evaluated without
 # retraining), and which methods run (each method's cascade is kept apart).
 EVALUATION_KEYS = ("eval.", "export.", "prune.method")
+# The layout of a workdir (config.json, checkpoints, records, predictions) that this
+# version reads; config.json records it, and a workdir of another format is refused.
+WORKDIR_FORMAT = 1
 
 
 def _flatten(tree, prefix=""):
@@ -35,32 +38,49 @@ def _flatten(tree, prefix=""):
     return flat
 
 
+def _stored_record(path):
+    """The config in a workdir's config.json; refused when unreadable or written by a
+    tfprune version with another workdir format."""
+    try:
+        with open(path) as stream:
+            stored = json.load(stream)
+    except (OSError, ValueError) as error:
+        raise config_lib.ConfigError(f"{path} is unreadable ({error}); use a new --workdir, "
+                                     "or --fresh to move this one aside") from error
+    found = stored.pop("format_version", 1)  # workdirs written before the field are format 1
+    if found != WORKDIR_FORMAT:
+        raise config_lib.ConfigError(
+            f"{os.path.dirname(path)} holds a run of another tfprune version (workdir format "
+            f"{found}, this version reads {WORKDIR_FORMAT}); use a new --workdir, or --fresh "
+            "to move it aside and start over")
+    return stored
+
+
 def _prepare_workdir(config, workdir):
     """Refuse a workdir that holds a run of another training config; record this one."""
     path = os.path.join(workdir, "config.json")
     current = json.loads(config.to_json())
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise config_lib.ConfigError(f"--workdir={workdir} is a file; choose a folder")
     if os.path.exists(path):
-        try:
-            with open(path) as stream:
-                stored = json.load(stream)
-        except (OSError, ValueError) as error:
-            raise config_lib.ConfigError(
-                f"{path} is unreadable ({error}); use a new --workdir") from error
+        stored = _stored_record(path)
         changed = sorted(k for k, v in _flatten(current).items()
                          if _flatten(stored).get(k) != v and not k.startswith(EVALUATION_KEYS))
         if changed:
             raise config_lib.ConfigError(
                 f"--workdir={workdir} holds a run with other settings ({', '.join(changed)}); "
-                "use a new --workdir, or the same config to continue that run")
-    os.makedirs(workdir, exist_ok=True)
-    io_lib.write_json(path, current)
+                "use a new --workdir, --fresh to move that run aside and start over, "
+                "or the same config to continue it")
+    io_lib.write_json(path, dict(current, format_version=WORKDIR_FORMAT))
 
 
 def _train_network(config, dataset, workdir, log, name, seed):
     """Train an unpruned network (the parent, or a reference with another seed) once."""
     path = os.path.join(workdir, "checkpoints", f"{name}.keras")
     record_path = path.replace(".keras", ".json")
+    backup_dir = os.path.join(workdir, "backup", name)
     if os.path.exists(path) and os.path.exists(record_path):
+        train.discard_backup(backup_dir)  # left behind if a crash followed the record
         log(f"{name}: reusing {path}")
         return path
     started = time.time()
@@ -70,10 +90,12 @@ def _train_network(config, dataset, workdir, log, name, seed):
         f"for {config.train.epochs} epochs, seed {seed}")
     history = train.fit(model, dataset, config, config.train.epochs, seed=seed,
                         callbacks=[tf.keras.callbacks.TensorBoard(
-                            os.path.join(workdir, "tensorboard", name))], stage=name)
+                            os.path.join(workdir, "tensorboard", name))], stage=name,
+                        backup_dir=backup_dir)
     io_lib.save_model(path, model)
     io_lib.write_json(record_path, dict(params=models.count_params(model), history=history,
                                         train_seconds=time.time() - started))
+    train.discard_backup(backup_dir)
     return path
 
 
@@ -84,6 +106,7 @@ class _Evaluator:
     def __init__(self, config, workdir, distributions, dataset):
         self.config, self.workdir, self.distributions = config, workdir, distributions
         self.noise_images, self.std = dataset.test_images, dataset.std
+        self.train_images = dataset.train_images
         self.required = [f"{d}:pred" for d in distributions]
         if config.eval.noise_images:
             self.required.append("noise:pred")
@@ -97,23 +120,25 @@ class _Evaluator:
                 self.config.eval.corruption_seed)
         return result
 
-    def __call__(self, network_id, checkpoint, parent=None, tflite=True):
-        """`parent`: the parent's Keras outputs (None when evaluating the parent itself)."""
+    def __call__(self, network_id, checkpoint, parent=None, tflite=True, method=None):
+        """`parent`: the parent's Keras outputs (None when evaluating the parent itself);
+        `method`: the pruning method of the network (None for unpruned ones)."""
         def keras_outputs():
-            model = tf.keras.models.load_model(checkpoint, compile=False)
+            model = io_lib.load_model(checkpoint)
             batch_size = self.config.eval.batch_size
             return self._measure(lambda x: evaluate.predict_logits(model, x, batch_size), parent)
 
         outputs = evaluate.cached_outputs(
             os.path.join(self.workdir, "predictions", f"{network_id}.keras.npz"), keras_outputs,
             self.required)
-        exported = None
+        exported = {}
         if tflite and self.config.export.tflite:
             from export import tflite as tflite_export
             exported = tflite_export.export_and_evaluate(
-                network_id, checkpoint, self.workdir, self.config.export.threads,
+                network_id, checkpoint, method, self.workdir, self.config.export,
+                tflite_export.representative_images(self.train_images, self.config.seed),
                 lambda logits_of: self._measure(logits_of, parent or outputs), self.required)
-        return dict(outputs=outputs, tflite=exported)
+        return dict(outputs=outputs, export=exported)
 
 
 def _log_scalars(workdir, method, step, scalars):
@@ -149,8 +174,7 @@ def run(config, workdir, log=print):
     log(f"data: {dataset.source}; train {len(dataset.train_labels)}, "
         f"validation {len(dataset.val_labels)}, test {len(dataset.test_labels)}")
     distributions, unavailable = distributions_lib.build(
-        dataset, config.eval, config.data, config.eval.cache_dir or os.path.join(workdir, "cache"),
-        log)
+        dataset, config.eval, config.data, cache_dir(config, workdir), log)
     _log_samples(workdir, distributions)
     evaluator = _Evaluator(config, workdir, distributions, dataset)
     parent_path = _train_network(config, dataset, workdir, log, "parent", config.seed)
@@ -168,7 +192,7 @@ def run(config, workdir, log=print):
         for cycle in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
                                  dataset, config, workdir, log):
             record = _record(cycle.path)
-            evaluated = evaluator(cycle.network_id, cycle.path, parent["outputs"])
+            evaluated = evaluator(cycle.network_id, cycle.path, parent["outputs"], method=method)
             accuracy = results_lib.accuracies(evaluated["outputs"], distributions)
             curve.append(dict(prune_ratio=record["prune_ratio"], accuracy=accuracy))
             potential = results_lib.prune_potentials(curve, parent_accuracy, config.eval.delta)
@@ -189,6 +213,10 @@ def run(config, workdir, log=print):
     results = results_lib.build(header, distributions, parent, networks, config.eval.delta,
                                 config.eval.groups, reference=reference, noise=noise)
     results["wall_seconds_this_invocation"] = time.time() - started
+    from export import merge  # device results merged before (export.merge) stay in
+    devices = merge.stored_devices(workdir, results, log)
+    if devices:
+        results["devices"] = devices
     io_lib.write_json(os.path.join(workdir, "results.json"), results)
     log(results_lib.table(results))
     log(f"\nresults: {os.path.join(workdir, 'results.json')}; "
@@ -197,19 +225,33 @@ def run(config, workdir, log=print):
     return results
 
 
-def run_stored(workdir):
-    """Continue the run stored in `workdir`, with TFLite export on."""
+def cache_dir(config, workdir):
+    """Where the run's generated corruptions are cached."""
+    return config.eval.cache_dir or os.path.join(workdir, "cache")
+
+
+def stored_config(workdir):
+    """The config a workdir's run was started with (its config.json)."""
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         raise config_lib.ConfigError(f"{path} is missing; --workdir must be a tfprune.run workdir")
     config = config_lib.base()
-    with open(path) as stream:
-        config.update_from_flattened_dict(_flatten(json.load(stream)))
+    config.update_from_flattened_dict(_flatten(_stored_record(path)))
+    return config
+
+
+def run_stored(workdir, variants=None):
+    """Continue the run stored in `workdir`, with TFLite export on (in `variants`, when
+    given, else in the run's export.variants)."""
+    config = stored_config(workdir)
     config.export.tflite = True
+    if variants:
+        config.export.variants = tuple(variants)
     return run(config, workdir)
 
 
-USER_ERRORS = (config_lib.ConfigError, data.DataError, train.TrainingError)
+USER_ERRORS = (config_lib.ConfigError, data.DataError, train.TrainingError,
+               io_lib.WorkdirError)
 
 
 def main_guarded(job):
@@ -220,4 +262,10 @@ def main_guarded(job):
         job()
     except (*USER_ERRORS, TFLiteError) as error:
         print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except tf.errors.OpError as error:  # TensorFlow's own writes: summaries, backups
+        failure = io_lib.storage_failure(error)
+        if failure is None:
+            raise
+        print(f"error: {failure}", file=sys.stderr)
         sys.exit(2)

@@ -157,6 +157,8 @@ def _variants(summary):
     for variant, value in _dict(_dict(summary).get("export")).items():
         value = _dict(value)
         potential = value.get("prune_potential", value)
+        if variant == "float32" and "tflite" in variants:
+            continue  # tflite_prune_potential is the float32 file's
         if isinstance(potential, dict) and variant not in variants:
             variants[str(variant)] = potential
     return {v: p for v, p in variants.items()

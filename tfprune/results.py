@@ -5,7 +5,7 @@ fractions of all parent parameters removed; delta is in percentage points; {dist
 mapping from distribution name to value:
   config, dataset, delta, distributions: {name: {source, size}},
   unavailable: {name: reason}, groups: {group: [dist]},
-  parent: {params, accuracy, ece, nll: {dist}, tflite, noise: {eps, accuracy}},
+  parent: {params, accuracy, ece, nll: {dist}, tflite, export, noise: {eps, accuracy}},
   reference (a separately trained unpruned network, when configured): {accuracy, ece, nll,
     agreement_with_parent, softmax_l2_to_parent, softmax_linf_to_parent: {dist},
     noise: {eps, accuracy, agreement}},
@@ -13,16 +13,39 @@ mapping from distribution name to value:
     cycles: [{index, target_ratio, prune_ratio, params_total, params_nonzero,
               layer_sparsity: {layer: fraction zero}, train_seconds,
               accuracy, ece, nll, agreement_with_parent, softmax_l2_to_parent,
-              softmax_linf_to_parent, excess_error: {dist}, tflite}],
-    prune_potential: {dist}, tflite_prune_potential: {dist} (when exported),
+              softmax_linf_to_parent, excess_error: {dist}, tflite, export}],
+    prune_potential: {dist}, tflite_prune_potential: {dist} (when exported; = float32's),
+    export (per variant exported for the parent and every cycle): {variant: {
+      prune_potential: {dist} (of the exported files, against the exported parent),
+      differs_by_more_than_a_step: [dist] (Keras and exported prune potentials more than
+        one prune step apart; steps: 0 and the cycles' prune ratios),
+      conclusion_holds: no such distribution}},
     seconds (pruning and retraining time of all cycles),
     prune_potential_by_delta: {delta: {dist}},
     group_prune_potential: {group: {mean, min}},
     excess_error_slope: {dist},
     noise (when measured): {eps, accuracy: [[per eps] per cycle],
                             agreement: [[per eps] per cycle], prune_potential: [per eps]}}}
-  tflite (or null) = {file, size_bytes, delegate, accuracy, ece, nll,
-                      agreement_with_keras, softmax_l2_to_parent: {dist}}.
+  export = {variant: file entry} per network (export.tflite.VARIANTS), file entry =
+    {file, size_bytes, gzip_bytes, delegate, params and macs (per image) of the converted
+     Keras model (the physically shrunk one for structured methods; dense counts),
+     latency (or null): {batch_1, batch_64: {median_ms, p90_ms} per image},
+     accuracy, ece, nll, agreement_with_keras, softmax_l2_to_parent: {dist},
+     and for cycles: speedup_vs_parent (or null): {batch_1, batch_64} (the parent's
+     median time over the cycle's, same variant), flop_reduction (the parent's macs over
+     the cycle's)},
+  tflite (or null) = export["float32"], as schema 1 first wrote it.
+  export (top level; null when nothing was exported) = {variants: [variant],
+    conclusion_holds: {variant: bool (for every method)}}.
+  devices (once export.merge brought results of a kit back) = {device name: {
+    device: {name, platform, machine, cpu, cores, python, numpy, interpreter: {package,
+      version}}, settings: {threads, batch_size, latency_runs, latency_warmup, ...},
+    run: {name, fingerprint}, distributions: [dist],
+    networks: {network: {variant: {sha256, delegate, accuracy, host_accuracy,
+      identical_to_host: {dist}, latency, host_latency: {median_ms, p90_ms} at batch 1,
+      seconds} (or {sha256, error} where the device could not run the file)}},
+    prune_potential: {method: {variant: {device, host: {dist}}}},
+    incomplete: {method: {variant: [networks the device did not evaluate]}}}}.
 """
 import fnmatch
 
@@ -79,16 +102,42 @@ def _noise(outputs, parent_outputs, noise):
     return result
 
 
-def _tflite_entry(tflite, keras_outputs, distributions):
-    if tflite is None:
-        return None
-    outputs = tflite["outputs"]
-    return dict(file=tflite["file"], size_bytes=tflite["size_bytes"], delegate=tflite["delegate"],
-                **_measures(outputs, distributions),
-                agreement_with_keras={d: metrics.agreement(outputs[f"{d}:pred"],
-                                                           keras_outputs[f"{d}:pred"])
-                                      for d in distributions},
-                softmax_l2_to_parent=_scalars(outputs, "l2", distributions))
+def _export_entries(exported, keras_outputs, distributions):
+    """{variant: file entry}: each exported file's facts, and how its outputs compare to
+    the Keras network's."""
+    entries = {}
+    for variant, file in exported.items():
+        outputs = file["outputs"]
+        entries[variant] = dict(
+            {k: v for k, v in file.items() if k != "outputs"}, **_measures(outputs, distributions),
+            agreement_with_keras={d: metrics.agreement(outputs[f"{d}:pred"],
+                                                       keras_outputs[f"{d}:pred"])
+                                  for d in distributions},
+            softmax_l2_to_parent=_scalars(outputs, "l2", distributions))
+    return entries
+
+
+def _versus_parent(entry, parent_entry):
+    """Speed-up (the parent's median time per image over the network's, per timed batch
+    size) and FLOP reduction (the parent's multiply-accumulates over the network's)."""
+    latency, parent_latency = entry.get("latency"), parent_entry.get("latency")
+    speedup = None
+    if latency and parent_latency:
+        speedup = {batch: parent_latency[batch]["median_ms"] / timing["median_ms"]
+                   for batch, timing in latency.items() if batch in parent_latency}
+    return dict(speedup_vs_parent=speedup,
+                flop_reduction=parent_entry["macs"] / entry["macs"] if entry.get("macs") else None)
+
+
+def _export_summary(cycles, parent_export, variant, keras_potential, delta):
+    """A variant's prune potentials, and where they leave Keras's by more than one step."""
+    potential = prune_potentials([dict(c, accuracy=c["export"][variant]["accuracy"])
+                                  for c in cycles], parent_export[variant]["accuracy"], delta)
+    steps = sorted({0.0, *(c["prune_ratio"] for c in cycles)})
+    differs = [d for d in potential
+               if abs(steps.index(potential[d]) - steps.index(keras_potential[d])) > 1]
+    return dict(prune_potential=potential, differs_by_more_than_a_step=differs,
+                conclusion_holds=not differs)
 
 
 def prune_potentials(cycles, parent_accuracy, delta):
@@ -108,10 +157,10 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
     parent_measures = _measures(parent_outputs, distributions)
     parent_accuracy = parent_measures["accuracy"]
     groups = parse_groups(group_specs, distributions)
+    parent_export = _export_entries(parent["export"], parent_outputs, distributions)
     results = dict(header, schema_version=SCHEMA_VERSION, delta=delta, groups=groups,
                    parent=dict(params=parent["params"], **parent_measures,
-                               tflite=_tflite_entry(parent["tflite"], parent_outputs,
-                                                    distributions)),
+                               tflite=parent_export.get("float32"), export=parent_export),
                    methods={})
     if noise:
         results["parent"]["noise"] = _noise(parent_outputs, None, noise)
@@ -127,11 +176,15 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
         error = {d: 1 - a for d, a in measures["accuracy"].items()}
         parent_error = {d: 1 - a for d, a in parent_accuracy.items()}
         record = {k: v for k, v in network["record"].items() if k != "history"}
+        exported = _export_entries(network["export"], outputs, distributions)
+        for variant, entry in exported.items():
+            if variant in parent_export:
+                entry.update(_versus_parent(entry, parent_export[variant]))
         record.update(
             measures, **_comparison(outputs, parent_outputs, distributions),
             excess_error={d: metrics.excess_error(error[d], error[NOMINAL], parent_error[d],
                                                   parent_error[NOMINAL]) for d in distributions},
-            tflite=_tflite_entry(network["tflite"], outputs, distributions))
+            tflite=exported.get("float32"), export=exported)
         if noise:
             record["noise"] = _noise(outputs, parent_outputs, noise)
         results["methods"].setdefault(network["method"], dict(cycles=[]))["cycles"].append(record)
@@ -146,10 +199,12 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
             group: dict(mean=sum(summary["prune_potential"][d] for d in members) / len(members),
                         min=min(summary["prune_potential"][d] for d in members))
             for group, members in groups.items() if members}
-        if all(c["tflite"] for c in cycles) and results["parent"]["tflite"]:
-            summary["tflite_prune_potential"] = prune_potentials(
-                [dict(c, accuracy=c["tflite"]["accuracy"]) for c in cycles],
-                results["parent"]["tflite"]["accuracy"], delta)
+        summary["export"] = {
+            variant: _export_summary(cycles, parent_export, variant,
+                                     summary["prune_potential"], delta)
+            for variant in parent_export if all(variant in c["export"] for c in cycles)}
+        if "float32" in summary["export"]:
+            summary["tflite_prune_potential"] = summary["export"]["float32"]["prune_potential"]
         summary["excess_error_slope"] = {
             d: metrics.zero_intercept_slope(ratios, [c["excess_error"][d] for c in cycles])
             for d in distributions}
@@ -161,6 +216,13 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
                 prune_potential=[metrics.prune_potential(
                     ratios, [1 - c["noise"]["accuracy"][i] for c in cycles],
                     1 - parent_noise[i], delta) for i in range(len(noise["eps"]))])
+    results["export"] = dict(
+        variants=list(parent_export),
+        conclusion_holds={variant: all(s["export"][variant]["conclusion_holds"]
+                                       for s in results["methods"].values())
+                          for variant in parent_export
+                          if all(variant in s["export"] for s in results["methods"].values())}
+    ) if parent_export else None
     return results
 
 
@@ -177,13 +239,68 @@ def table(results):
                  *(f"{100 * c['accuracy'][name]:.1f}" for c in cycles),
                  f"{summary['prune_potential'][name]:.1%}",
                  f"{tflite[name]:.1%}" if name in tflite else "n/a"] for name in parent]
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines.append(f"\n{method}: accuracy (%) by prune ratio; prune potential (PP) at "
                      f"delta = {results['delta']} points")
-        for row in [header, *rows]:
-            lines.append("  ".join(cell.rjust(w) if i else cell.ljust(w)
-                                   for i, (cell, w) in enumerate(zip(row, widths))))
+        lines += _aligned([header, *rows])
         for group, potential in summary["group_prune_potential"].items():
             lines.append(f"  group {group}: PP mean {potential['mean']:.1%}, "
                          f"min {potential['min']:.1%}")
+    if results.get("export"):
+        lines += _export_tables(results)
     return "\n".join(lines)
+
+
+def _aligned(rows):
+    """Rows of cells as text lines: the first column left-aligned, the others right."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.rjust(w) if i else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+
+
+def _export_tables(results):
+    """Keras vs exported prune potential per method, distribution and variant; then each
+    file's size, latency and speed-up over the parent."""
+    lines = []
+    for method, summary in results["methods"].items():
+        exported = summary["export"]
+        if not exported:
+            continue
+        rows = [["distribution", "keras", *exported]]
+        for name, potential in summary["prune_potential"].items():
+            rows.append([name, f"{potential:.1%}", *(
+                f"{v['prune_potential'][name]:.1%}"
+                + ("*" if name in v["differs_by_more_than_a_step"] else " ")
+                for v in exported.values())])
+        lines.append(f"\n{method}: prune potential Keras vs TFLite, per distribution and "
+                     f"variant (delta = {results['delta']} points; * = more than one prune "
+                     "step from Keras)")
+        lines += _aligned(rows)
+        lines.append("  conclusion holds: " + "; ".join(
+            f"{variant} " + ("yes" if v["conclusion_holds"] else
+                             f"no ({', '.join(v['differs_by_more_than_a_step'])})")
+            for variant, v in exported.items()))
+    networks = [("parent", results["parent"])] + [
+        (f"{method} {c['prune_ratio']:.0%}", c)
+        for method, summary in results["methods"].items() for c in summary["cycles"]]
+    rows = [["network", "variant", "KB", "gzip KB", "params", "agree min", "b1 ms", "b1 p90",
+             "b64 ms/img", "speed-up b1", "speed-up b64", "FLOP red.", "delegate"]]
+    for name, network in networks:
+        for variant, entry in network["export"].items():
+            latency = entry.get("latency") or {}
+            speedup = entry.get("speedup_vs_parent") or {}
+            rows.append([name, variant, f"{entry['size_bytes'] / 1024:.1f}",
+                         f"{entry['gzip_bytes'] / 1024:.1f}", f"{entry['params']:,}",
+                         f"{min(entry['agreement_with_keras'].values()):.1%}",
+                         *(f"{latency[b][k]:.3f}" if b in latency else "n/a"
+                           for b, k in (("batch_1", "median_ms"), ("batch_1", "p90_ms"),
+                                        ("batch_64", "median_ms"))),
+                         *(f"{speedup[b]:.2f}x" if b in speedup else "" for b in
+                           ("batch_1", "batch_64")),
+                         f"{entry['flop_reduction']:.2f}x" if entry.get("flop_reduction") else "",
+                         "xnnpack" if entry["delegate"].startswith("default") else "builtin"])
+    lines.append("\nTFLite files: size, top-1 agreement with Keras (lowest over the "
+                 "distributions), latency per image (median; p90) at batch 1 and 64, "
+                 "speed-up over the parent's file of the same variant, beside the FLOP "
+                 "reduction (parent's multiply-accumulates over the network's)")
+    lines += _aligned(rows)
+    return lines

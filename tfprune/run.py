@@ -1,5 +1,7 @@
-"""python -m tfprune.run --config configs/vgg.py [--config.key=value ...] [--workdir DIR]"""
+"""python -m tfprune.run --config configs/vgg.py [--config.key=value ...] [--workdir DIR]
+[--fresh]"""
 import os
+import re
 import sys
 
 import tfprune  # noqa: F401
@@ -8,22 +10,61 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from tfprune import config as config_lib
+from tfprune import io as io_lib
 from tfprune import pipeline
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Python config file (configs/*.py).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default: workdirs/<config name>).")
+_FRESH = flags.DEFINE_bool("fresh", False, "Start over in an existing --workdir: its old content "
+                           "is moved to WORKDIR.old-<time>, never deleted.")
 flags.mark_flag_as_required("config")
+
+
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _one_line(error):
+    """An error raised while reading the flags or the config file, as one line."""
+    while error.args and isinstance(error.args[0], BaseException):
+        error = error.args[0]  # ml_collections wraps a KeyError in an AttributeError
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    text = re.sub(r' Other fields present: ".*?"\n', " ", text, flags=re.S)
+    return " ".join(text.split())
+
+
+def parse_flags(argv):
+    """absl's flag parsing, failing in one line with exit 2 (absl adds a usage hint, and a
+    config file that cannot be loaded would end in a traceback)."""
+    refuse_unknown_overrides(argv)
+    try:
+        remaining = flags.FLAGS(argv)
+        _CONFIG.value.keys()  # a config file that could not be read fails here
+        return remaining
+    except (flags.Error, OSError, AttributeError, KeyError, TypeError, ValueError) as error:
+        _fail(_one_line(error))
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the run's own
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        _fail(f"unexpected arguments: {' '.join(argv[1:])}; flags take the form --name=value")
     config_name = os.path.splitext(os.path.basename(
         config_flags.get_config_filename(flags.FLAGS["config"])))[0]
     workdir = _WORKDIR.value or os.path.join("workdirs", config_name)
-    pipeline.main_guarded(lambda: pipeline.run(_CONFIG.value, workdir))
+
+    def job():
+        config = _CONFIG.value
+        if _FRESH.value:
+            config_lib.validate(config)  # a config that cannot run moves nothing aside
+            moved = io_lib.move_aside(workdir)
+            if moved:
+                print(f"--fresh: moved the old {workdir} to {moved}")
+        pipeline.run(config, workdir)
+
+    pipeline.main_guarded(job)
 
 
 def refuse_unknown_overrides(argv):
@@ -32,10 +73,8 @@ def refuse_unknown_overrides(argv):
         if argument.startswith("--config."):
             error = config_lib.unknown_key_error(argument[len("--config."):].split("=", 1)[0])
             if error:
-                print(f"error: {error}", file=sys.stderr)
-                sys.exit(2)
+                _fail(error)
 
 
 if __name__ == "__main__":
-    refuse_unknown_overrides(sys.argv)
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

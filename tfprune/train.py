@@ -3,6 +3,9 @@
 Retraining rewinds the learning-rate schedule (Renda et al. 2020, as the study): the
 same schedule restarts, scaled to the retraining length.
 """
+import json
+import os
+import shutil
 import sys
 
 import numpy as np
@@ -11,6 +14,7 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 
 from tfprune import data as data_lib
+from tfprune import io as io_lib
 
 
 @tf.keras.utils.register_keras_serializable("tfprune")
@@ -82,11 +86,56 @@ class TrainingError(RuntimeError):
     """Training diverged; the message names where and what to change."""
 
 
-def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training"):
+def finished_epochs(backup_dir):
+    """Epochs an interrupted run of a stage finished, from its BackupAndRestore backup."""
+    latest = tf.train.latest_checkpoint(os.path.join(backup_dir, "chief"))
+    if latest is None:
+        return 0
+    return int(tf.train.load_variable(latest, "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
+
+
+class BackupEveryEpoch(tf.keras.callbacks.BackupAndRestore):
+    """Keras's BackupAndRestore (model with its pruning wrappers, optimizer and epoch,
+    saved at every epoch's end), which also keeps the finished epochs' logs, so that a
+    resumed stage reports its whole history. The backup outlives `fit`: the caller
+    discards it once the stage's result is saved, so no crash loses more than an epoch.
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, delete_checkpoint=False)
+        self.done = finished_epochs(backup_dir)
+        self.history_path = os.path.join(backup_dir, "history.json")
+        stored = {}
+        if self.done and os.path.exists(self.history_path):
+            with open(self.history_path) as stream:
+                stored = json.load(stream)
+        # The logs are written before the checkpoint: drop an epoch the checkpoint lacks.
+        self.history = {key: values[: self.done] for key, values in stored.items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        io_lib.write_json(self.history_path, self.history)
+        super().on_epoch_end(epoch, logs)
+
+
+def discard_backup(backup_dir):
+    """Remove a finished stage's backup, and its parent folders once they are empty."""
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    try:
+        os.removedirs(os.path.dirname(backup_dir))
+    except OSError:
+        pass  # another stage's backup is still there
+
+
+def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",
+        backup_dir=None):
     """Train `model` on the training split for `epochs` with the config's schedule.
 
     `seed` fixes shuffling and augmentation of this stage alone, so a resumed run
-    trains each stage as an uninterrupted one does.
+    trains each stage as an uninterrupted one does. With `backup_dir`, the stage backs
+    up every epoch there and, when rerun after a crash, continues from the last backup,
+    on the same batches as an uninterrupted run (see tfprune.data.train_pipeline).
     """
     train_config = config.train
     tf.keras.utils.set_random_seed(seed)
@@ -95,15 +144,23 @@ def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training"):
     if epochs == 0:
         return {}
     nan_guard = StopOnNaN()
+    # After the caller's callbacks: a cycle's masks are chosen on its starting network,
+    # as in an uninterrupted run, and then the backup (masks included) is restored.
+    backup = [BackupEveryEpoch(backup_dir)] if backup_dir else []
+    done = backup[0].done if backup else 0
     history = model.fit(
         data_lib.train_pipeline(dataset.train_images, dataset.train_labels,
                                 train_config.batch_size, config.data.augment, seed,
-                                config.data.train_shift),
+                                config.data.train_shift,
+                                start=done * steps * train_config.batch_size),
         validation_data=data_lib.eval_pipeline(dataset.val_images, dataset.val_labels,
                                                config.eval.batch_size),
-        epochs=epochs, steps_per_epoch=steps, callbacks=[nan_guard, *callbacks],
+        epochs=epochs, steps_per_epoch=steps, callbacks=[nan_guard, *callbacks, *backup],
         verbose=1 if sys.stdout.isatty() else 2)
     if nan_guard.failed:
+        if backup_dir:
+            discard_backup(backup_dir)  # a diverged state is nothing to resume from
         raise TrainingError(f"{stage}: the loss became NaN or infinite; lower train.lr "
                             f"(now {train_config.lr}) or raise train.warmup_epochs")
-    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    logs = backup[0].history if backup else history.history
+    return {k: [float(v) for v in vals] for k, vals in logs.items()}

@@ -1,0 +1,32 @@
+"""The benchmark's plumbing on tiny settings through its CLI: every figure is written and
+positive (timings are not asserted: the machine is shared)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def test_bench_writes_every_figure(tmp_path):
+    path = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "tfprune.bench", "--model=cnn_small", "--images=256",
+         "--sets=1", "--train_steps=2", "--rounds=1", "--matmul_size=256", "--latency_runs=3",
+         "--prune_ratios=0.5", "--noquickstart", f"--cifar_dir={tmp_path}", f"--json={path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(path.read_text())
+    assert figures["machine"]["cores"] >= 1 and figures["machine"]["cpu"]
+    assert figures["images"] == "random images"
+    for key in ("P1", "P3", "P4"):
+        assert figures[key] and all(value > 0 for value in figures[key].values()), key
+    assert figures["P3"]["train_gflops"] == pytest.approx(3 * (
+        figures["P3"]["forward_mflop_per_image"] / 1e3 * figures["P1"]["plain_best_images_per_s"]))
+    pruned = figures["P5"]["ft0.5"]
+    assert pruned["flop_reduction"] > 1 and pruned["latency_ms"] > 0 and pruned["speedup"] > 0
+    assert figures["P5"]["parent_ms"] > 0
+    assert "P6" not in figures
+    for line in ("P1 ", "P3 training", "P3 inference", "P4 ", "P5 "):
+        assert line in result.stdout

@@ -1,0 +1,38 @@
+"""Multiply-accumulate counts against hand computations."""
+import numpy as np
+
+import tfprune  # noqa: F401
+import tensorflow as tf
+
+from tfprune import flops, models, wrappers
+
+L = tf.keras.layers
+
+
+def test_macs_of_a_small_conv_and_dense_network_match_a_hand_count():
+    inputs = tf.keras.Input((8, 8, 3))
+    x = L.Conv2D(4, 3, strides=2, padding="same", use_bias=False)(inputs)  # 4x4 out
+    x = L.ReLU()(L.BatchNormalization()(x))
+    x = L.Conv2D(5, 1)(x)  # 4x4 out, with a bias (not a multiply-accumulate)
+    outputs = L.Dense(2)(L.GlobalAveragePooling2D()(x))
+    model = tf.keras.Model(inputs, outputs)
+    dense = 4 * 4 * (3 * 3 * 3 * 4) + 4 * 4 * (4 * 5) + 5 * 2
+    assert flops.macs(model) == dense == 2058
+
+    first = wrappers.prunable_layers(model)[0]
+    first.kernel.assign(first.kernel * np.array([0, 1, 1, 1], np.float32))  # one filter gone
+    assert flops.macs(model) == dense
+    assert flops.macs(model, nonzero_only=True) == dense - 4 * 4 * (3 * 3 * 3)
+    wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.5))
+    assert flops.macs(wrapped, nonzero_only=True) == dense - 4 * 4 * (3 * 3 * 3)
+
+
+def test_resnet20_costs_its_usual_41_million_macs():
+    """3x3 convs: stem 32x32x3->16, per stage 6 convs at 32/16/8 px (the first of stages
+    2 and 3 with stride 2 from half the channels), fc 64->10; shortcuts cost nothing."""
+    model = models.build("resnet20", seed=0)
+    conv = lambda pixels, cin, cout: pixels * pixels * 9 * cin * cout  # noqa: E731
+    expected = (conv(32, 3, 16) + 6 * conv(32, 16, 16)
+                + conv(16, 16, 32) + 5 * conv(16, 32, 32)
+                + conv(8, 32, 64) + 5 * conv(8, 64, 64) + 64 * 10)
+    assert flops.macs(model) == expected == 40_551_040

@@ -1,0 +1,44 @@
+"""Latency of a .tflite file per image, at batch 1 and 64: positive, p90 >= median, and
+what export.tflite records for each file."""
+import ml_collections
+import numpy as np
+import pytest
+
+import tfprune  # noqa: F401
+
+from export import litert, tflite
+from tfprune import models
+
+
+@pytest.fixture(scope="module")
+def tflite_file(tmp_path_factory):
+    model = models.build("cnn_small", (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3, seed=1)
+    path = tmp_path_factory.mktemp("latency") / "model.tflite"
+    path.write_bytes(tflite.convert(model))
+    return str(path)
+
+
+@pytest.mark.parametrize("batch_size", [1, 64])
+def test_latency_is_positive_and_p90_at_least_median(tflite_file, batch_size):
+    timing = litert.TFLiteModel(tflite_file, threads=2, batch_size=batch_size).latency(
+        runs=15, warmup=2)
+    assert set(timing) == {"median_ms", "p90_ms"}
+    assert 0 < timing["median_ms"] <= timing["p90_ms"]
+    assert timing["p90_ms"] < 1000  # per image, for a 24k-parameter CNN
+
+
+def test_latency_of_an_int8_file(tmp_path):
+    model = models.build("cnn_small", (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3, seed=1)
+    images = np.random.default_rng(0).integers(0, 256, (32, 32, 32, 3)).astype(np.float32)
+    timing = litert.TFLiteModel(tflite.convert(model, "int8", images), batch_size=1).latency(
+        runs=10, warmup=1)
+    assert 0 < timing["median_ms"] <= timing["p90_ms"]
+
+
+def test_export_records_latency_at_each_batch_size(tflite_file):
+    settings = ml_collections.ConfigDict(dict(threads=2, latency_runs=12, latency_batch_runs=2,
+                                              latency_warmup=1))
+    latency = tflite.measure_latency(tflite_file, settings)
+    assert set(latency) == {f"batch_{size}" for size in tflite.LATENCY_BATCHES}
+    for timing in latency.values():
+        assert 0 < timing["median_ms"] <= timing["p90_ms"]
