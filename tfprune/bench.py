@@ -116,9 +116,30 @@ def bench_suite(model, images, sets, batch_size=500):
                 generation_over_suite_pass=generation[0] / (clean[0] * len(names)))
 
 
-def bench_wrapper_overhead(model, images, labels, steps, rounds=5, batch_size=128):
-    """P1: `fit` under the pruning wrappers vs. plain in interleaved rounds: median
-    images per wall second and per CPU second, and the plain network's best rate (P3)."""
+class _StepClock(tf.keras.callbacks.Callback):
+    """Wall and CPU seconds of the steps after the first `skip` of a `fit`: the steady
+    state, without the input pipeline's start-up and teardown."""
+
+    def __init__(self, skip):
+        super().__init__()
+        self._supports_tf_logs = True  # the step hook must not pull logs to the host
+        self.skip = skip
+        self.start = self.last = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = (time.perf_counter(), time.process_time())
+        if batch == self.skip - 1:
+            self.start = now
+        self.last = now
+
+    def seconds(self):
+        return self.last[0] - self.start[0], self.last[1] - self.start[1]
+
+
+def bench_wrapper_overhead(model, images, labels, steps, rounds=5, batch_size=128, skip=3):
+    """P1: steady-state `fit` steps under the pruning wrappers vs. plain, in interleaved
+    rounds: median images per wall second and per CPU second, and the plain network's
+    best rates (for P3)."""
     config = config_lib.base()
     config.train.batch_size = batch_size
     batches = data.train_pipeline(images, labels, batch_size, "crop_flip", 0)
@@ -128,10 +149,11 @@ def bench_wrapper_overhead(model, images, labels, steps, rounds=5, batch_size=12
     wall, cpu = {"plain": [], "wrapped": []}, {"plain": [], "wrapped": []}
     for _ in range(rounds):
         for name, network in (("plain", model), ("wrapped", wrapped)):
+            clock = _StepClock(skip)
             callbacks = [tfmot.sparsity.keras.UpdatePruningStep()] if name == "wrapped" else []
-            network.fit(batches, epochs=1, steps_per_epoch=2, verbose=0, callbacks=callbacks)
-            seconds = _clock(lambda: network.fit(batches, epochs=1, steps_per_epoch=steps,
-                                                 verbose=0, callbacks=callbacks))
+            network.fit(batches, epochs=1, steps_per_epoch=skip + steps, verbose=0,
+                        callbacks=[*callbacks, clock])
+            seconds = clock.seconds()
             wall[name].append(steps * batch_size / seconds[0])
             cpu[name].append(steps * batch_size / seconds[1])
     plain, wrapped_rate = (float(np.median(wall[k])) for k in ("plain", "wrapped"))
