@@ -128,7 +128,8 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
             log(f"{network_id}: exported {os.path.relpath(path, workdir)}")
         with open(path, "rb") as stream:
             content = stream.read()
-        interpreter = litert.TFLiteModel(path, threads=settings.threads)
+        interpreter = litert.TFLiteModel(path, threads=settings.threads,
+                                         batch_size=settings.batch_size)
         facts_path = path[:-len(".tflite")] + ".json"
         facts = {} if converted else _read_json(facts_path) or {}  # a new file: time it anew
         if "params" not in facts or facts.get("latency_settings") != latency_settings:

@@ -14,7 +14,7 @@ def test_bench_writes_every_figure(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "tfprune.bench", "--model=cnn_small", "--images=256",
          "--sets=1", "--train_steps=2", "--rounds=1", "--matmul_size=256", "--latency_runs=3",
-         "--prune_ratios=0.5", "--noquickstart", f"--cifar_dir={tmp_path}", f"--json={path}"],
+         "--prune_ratios=0.5", "--noquickstart", "--levers", "--tflite_images=64", f"--cifar_dir={tmp_path}", f"--json={path}"],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(path.read_text())
@@ -28,5 +28,12 @@ def test_bench_writes_every_figure(tmp_path):
     assert pruned["flop_reduction"] > 1 and pruned["latency_ms"] > 0 and pruned["speedup"] > 0
     assert figures["P5"]["parent_ms"] > 0
     assert "P6" not in figures
-    for line in ("P1 ", "P3 training", "P3 inference", "P4 ", "P5 "):
+    training = figures["levers"]["training"]
+    assert set(training) == {"batch_augment", "per_image_augment", "jit_compile"}
+    assert training["batch_augment"]["over_default"] == 1.0
+    assert all(rate["images_per_s"] > 0 for rate in training.values())
+    assert set(figures["levers"]["tflite_batches"]) == {"batch_1", "batch_16", "batch_64",
+                                                        "batch_256"}
+    for line in ("P1 ", "P3 training", "P3 inference", "P4 ", "P5 ", "lever jit_compile",
+                 "lever TFLite batch_64"):
         assert line in result.stdout

@@ -14,7 +14,8 @@ import pytest
 from conftest import ROOT
 
 BUILD = os.path.join(ROOT, "BUILD")
-ENTRY_POINTS = ["tfprune/run.py", "export/tflite.py", "tfprune/report.py", "tfprune/bench.py"]
+ENTRY_POINTS = ["tfprune/run.py", "export/tflite.py", "export/bundle.py", "export/merge.py",
+                "tfprune/report.py", "tfprune/bench.py", "tfprune/profile.py"]
 
 
 def _files(pattern):

@@ -32,7 +32,7 @@ from export import litert, shrink, tflite
 from tfprune import cascade, corruptions, data, distributions, evaluate, flops, methods, models
 from tfprune import config as config_lib
 from tfprune import io as io_lib
-from tfprune import structure, train, wrappers
+from tfprune import profile, structure, wrappers
 
 _MODEL = flags.DEFINE_string("model", "resnet20", "Registered model to measure.")
 _IMAGES = flags.DEFINE_integer("images", 10000, "Test images per distribution.")
@@ -43,6 +43,9 @@ _MATMUL_SIZE = flags.DEFINE_integer("matmul_size", 2048, "Side of the P3 peak ma
 _PRUNE_RATIOS = flags.DEFINE_list("prune_ratios", ["0.5", "0.7"],
                                   "P5: parameter prune ratios of the FT-pruned models.")
 _LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 200, "P5: timed batch-1 runs per model.")
+_LEVERS = flags.DEFINE_bool("levers", False, "Also measure each speed lever on and off: "
+                            "batch vs per-image augmentation, XLA, TFLite batch sizes.")
+_TFLITE_IMAGES = flags.DEFINE_integer("tflite_images", 5000, "Images per TFLite batch-size run.")
 _QUICKSTART = flags.DEFINE_bool("quickstart", True, "P6: time the offline quickstart.")
 _CIFAR_DIR = flags.DEFINE_string(
     "cifar_dir", "../shared/data/cifar10/cifar-10-batches-bin",
@@ -116,54 +119,84 @@ def bench_suite(model, images, sets, batch_size=500):
                 generation_over_suite_pass=generation[0] / (clean[0] * len(names)))
 
 
-class _StepClock(tf.keras.callbacks.Callback):
-    """Wall and CPU seconds of the steps after the first `skip` of a `fit`: the steady
-    state, without the input pipeline's start-up and teardown."""
-
-    def __init__(self, skip):
-        super().__init__()
-        self._supports_tf_logs = True  # the step hook must not pull logs to the host
-        self.skip = skip
-        self.start = self.last = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = (time.perf_counter(), time.process_time())
-        if batch == self.skip - 1:
-            self.start = now
-        self.last = now
-
-    def seconds(self):
-        return self.last[0] - self.start[0], self.last[1] - self.start[1]
+def _interleaved_fit(runs, steps, rounds, batch_size, skip):
+    """Median steady-state training images per wall and per CPU second of each
+    `runs[name] = (model, batches, callbacks)`, in interleaved rounds (load changes hit
+    every run alike); also each run's best rates."""
+    wall, cpu = {name: [] for name in runs}, {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (network, batches, callbacks) in runs.items():
+            clock = profile.StepClock(skip)
+            network.fit(batches, epochs=1, steps_per_epoch=skip + steps, verbose=0,
+                        callbacks=[*callbacks, clock])
+            seconds = clock.seconds()
+            wall[name].append(steps * batch_size / seconds[0])
+            cpu[name].append(steps * batch_size / seconds[1])
+    return {name: dict(images_per_s=float(np.median(wall[name])),
+                       images_per_cpu_s=float(np.median(cpu[name])),
+                       best_images_per_s=max(wall[name]), best_images_per_cpu_s=max(cpu[name]))
+            for name in runs}
 
 
 def bench_wrapper_overhead(model, images, labels, steps, rounds=5, batch_size=128, skip=3):
     """P1: steady-state `fit` steps under the pruning wrappers vs. plain, in interleaved
     rounds: median images per wall second and per CPU second, and the plain network's
     best rates (for P3)."""
-    config = config_lib.base()
-    config.train.batch_size = batch_size
     batches = data.train_pipeline(images, labels, batch_size, "crop_flip", 0)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.5))
-    for network in (model, wrapped):
-        train.compile_model(network, config.train, 1, steps)
-    wall, cpu = {"plain": [], "wrapped": []}, {"plain": [], "wrapped": []}
+    rates = _interleaved_fit(
+        {"plain": (profile.compiled(model, steps, batch_size), batches, []),
+         "wrapped": (profile.compiled(wrapped, steps, batch_size), batches,
+                     [tfmot.sparsity.keras.UpdatePruningStep()])},
+        steps, rounds, batch_size, skip)
+    plain, wrapped_rates = rates["plain"], rates["wrapped"]
+    return dict(plain_images_per_s=plain["images_per_s"],
+                wrapped_images_per_s=wrapped_rates["images_per_s"],
+                wrapped_over_plain=wrapped_rates["images_per_s"] / plain["images_per_s"],
+                plain_images_per_cpu_s=plain["images_per_cpu_s"],
+                wrapped_images_per_cpu_s=wrapped_rates["images_per_cpu_s"],
+                wrapped_over_plain_cpu=(wrapped_rates["images_per_cpu_s"]
+                                        / plain["images_per_cpu_s"]),
+                plain_best_images_per_s=plain["best_images_per_s"],
+                plain_best_images_per_cpu_s=plain["best_images_per_cpu_s"])
+
+
+def bench_training_levers(model, images, labels, steps, rounds=5, batch_size=128, skip=3):
+    """Training throughput with each training lever on and off, interleaved: whole-batch
+    vs per-image augmentation (data.batch_augment) and XLA (train.jit_compile)."""
+    def copy():
+        network = tf.keras.models.clone_model(model)
+        network.set_weights(model.get_weights())
+        return network
+
+    def stream(batch_augment):
+        return data.train_pipeline(images, labels, batch_size, "crop_flip", 0,
+                                   batch_augment=batch_augment)
+
+    runs = {"batch_augment": (profile.compiled(copy(), steps, batch_size), stream(True), []),
+            "per_image_augment": (profile.compiled(copy(), steps, batch_size), stream(False), []),
+            "jit_compile": (profile.compiled(copy(), steps, batch_size, jit_compile=True),
+                            stream(True), [])}
+    rates = _interleaved_fit(runs, steps, rounds, batch_size, skip)
+    base = rates["batch_augment"]
+    return {name: dict(rate, over_default=rate["images_per_s"] / base["images_per_s"],
+                       over_default_cpu=rate["images_per_cpu_s"] / base["images_per_cpu_s"])
+            for name, rate in rates.items()}
+
+
+def bench_tflite_batches(model, images, batch_sizes=(1, 16, 64, 256), threads=2, rounds=3):
+    """Throughput of TFLite evaluation (float32, `threads` threads) at each batch size:
+    batching is what makes the re-evaluation of a whole suite affordable."""
+    content = tflite.convert(model)
+    interpreters = {size: litert.TFLiteModel(content, threads, batch_size=size)
+                    for size in batch_sizes}
+    times = {size: [] for size in batch_sizes}
     for _ in range(rounds):
-        for name, network in (("plain", model), ("wrapped", wrapped)):
-            clock = _StepClock(skip)
-            callbacks = [tfmot.sparsity.keras.UpdatePruningStep()] if name == "wrapped" else []
-            network.fit(batches, epochs=1, steps_per_epoch=skip + steps, verbose=0,
-                        callbacks=[*callbacks, clock])
-            seconds = clock.seconds()
-            wall[name].append(steps * batch_size / seconds[0])
-            cpu[name].append(steps * batch_size / seconds[1])
-    plain, wrapped_rate = (float(np.median(wall[k])) for k in ("plain", "wrapped"))
-    plain_cpu, wrapped_cpu = (float(np.median(cpu[k])) for k in ("plain", "wrapped"))
-    return dict(plain_images_per_s=plain, wrapped_images_per_s=wrapped_rate,
-                wrapped_over_plain=wrapped_rate / plain,
-                plain_images_per_cpu_s=plain_cpu, wrapped_images_per_cpu_s=wrapped_cpu,
-                wrapped_over_plain_cpu=wrapped_cpu / plain_cpu,
-                plain_best_images_per_s=max(wall["plain"]),
-                plain_best_images_per_cpu_s=max(cpu["plain"]))
+        for size, interpreter in interpreters.items():
+            times[size].append(_clock(lambda: interpreter.predict_logits(images)))
+    return {f"batch_{size}": dict(zip(("images_per_s", "images_per_cpu_s"),
+                                      (len(images) / np.median(times[size], axis=0)).tolist()))
+            for size in batch_sizes}
 
 
 def bench_flop_rate(model, images, train_rates, peak, batch_size=128):
@@ -257,6 +290,16 @@ def _print_p5(figures, ratios):
           "{threads} thread(s)".format(**figures))
 
 
+def _print_levers(levers):
+    for name, rate in levers["training"].items():
+        print(f"lever {name:18s} training {rate['images_per_s']:6.0f} images/s "
+              f"({rate['over_default']:.2f} of the default), per CPU second "
+              f"{rate['images_per_cpu_s']:6.0f} ({rate['over_default_cpu']:.2f})")
+    for name, rate in levers["tflite_batches"].items():
+        print(f"lever TFLite {name:12s} evaluation {rate['images_per_s']:6.0f} images/s, "
+              f"per CPU second {rate['images_per_cpu_s']:6.0f}")
+
+
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
@@ -290,6 +333,12 @@ def main(argv):
     ratios = [float(r) for r in _PRUNE_RATIOS.value]
     figures["P5"] = bench_shrunk_latency(model, ratios, _LATENCY_RUNS.value)
     _print_p5(figures["P5"], ratios)
+    if _LEVERS.value:
+        figures["levers"] = dict(
+            training=bench_training_levers(model, images, labels, _TRAIN_STEPS.value,
+                                           _ROUNDS.value),
+            tflite_batches=bench_tflite_batches(model, images[:_TFLITE_IMAGES.value]))
+        _print_levers(figures["levers"])
     if _QUICKSTART.value:
         figures["P6"] = bench_quickstart()
         print("P6 offline quickstart: {seconds:.0f} s (goal <= 180 s)".format(**figures["P6"]))

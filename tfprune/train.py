@@ -62,7 +62,7 @@ def compile_model(model, train_config, epochs, steps_per_epoch):
         weight_decay=train_config.weight_decay or None)
     model.compile(optimizer=optimizer,
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=train_config.jit_compile)
 
 
 class StopOnNaN(tf.keras.callbacks.Callback):
@@ -152,7 +152,8 @@ def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",
         data_lib.train_pipeline(dataset.train_images, dataset.train_labels,
                                 train_config.batch_size, config.data.augment, seed,
                                 config.data.train_shift,
-                                start=done * steps * train_config.batch_size),
+                                start=done * steps * train_config.batch_size,
+                                batch_augment=config.data.batch_augment),
         validation_data=data_lib.eval_pipeline(dataset.val_images, dataset.val_labels,
                                                config.eval.batch_size),
         epochs=epochs, steps_per_epoch=steps, callbacks=[nan_guard, *callbacks, *backup],
