@@ -155,18 +155,24 @@ def measure_latency(path, settings):
 
 
 def main(argv=None):
-    from absl import app, flags
+    from absl import app, flags, logging
     from tfprune import pipeline
 
     flags.DEFINE_string("workdir", None, "Run directory of a finished tfprune.run.")
     flags.DEFINE_string("variants", None, "Comma-separated TFLite variants, or 'all' "
                         f"({', '.join(VARIANTS)}); default: the run's export.variants.")
+    flags.DEFINE_integer("threads", None, "Interpreter threads; default: export.threads.")
+    flags.DEFINE_integer("latency_runs", None, "Timed batch-1 invokes per file (0 = no "
+                         "latency); default: export.latency_runs. Files are timed again "
+                         "when the threads or runs differ from their last timing.")
     flags.mark_flag_as_required("workdir")
 
     def run(_):
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the table
         return pipeline.main_guarded(lambda: pipeline.run_stored(
             flags.FLAGS.workdir,
-            variants=flags.FLAGS.variants and variants(flags.FLAGS.variants, "--variants")))
+            variants=flags.FLAGS.variants and variants(flags.FLAGS.variants, "--variants"),
+            threads=flags.FLAGS.threads, latency_runs=flags.FLAGS.latency_runs))
 
     app.run(run, argv=argv or sys.argv)
 

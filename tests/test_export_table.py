@@ -109,3 +109,21 @@ def test_unknown_variant_is_refused_in_one_line(exported):
     assert result.returncode == 2
     message = result.stderr.strip().splitlines()[-1]
     assert "--variants" in message and "'int4'" in message and "sparse_int8" in message
+
+
+def test_other_latency_settings_retime_the_files_but_keep_their_outputs(exported):
+    workdir, results, _ = exported
+    entry = results["parent"]["export"]["float32"]
+    path = os.path.join(workdir, entry["file"])
+    before = os.path.getmtime(path)
+    again = _run("export.tflite", f"--workdir={workdir}", "--variants=float32",
+                 "--latency_runs=7", "--threads=1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert os.path.getmtime(path) == before  # not converted again
+    with open(path[:-len(".tflite")] + ".json") as stream:
+        facts = json.load(stream)
+    assert facts["latency_settings"]["runs"] == 7 and facts["latency_settings"]["threads"] == 1
+    with open(os.path.join(workdir, "results.json")) as stream:
+        retimed = json.load(stream)["parent"]["export"]["float32"]
+    assert retimed["latency"] == facts["latency"] != entry["latency"]
+    assert retimed["accuracy"] == entry["accuracy"]

@@ -240,13 +240,15 @@ def stored_config(workdir):
     return config
 
 
-def run_stored(workdir, variants=None):
+def run_stored(workdir, variants=None, **export_keys):
     """Continue the run stored in `workdir`, with TFLite export on (in `variants`, when
-    given, else in the run's export.variants)."""
+    given, else in the run's export.variants), and the given `export` keys (None: the
+    run's)."""
     config = stored_config(workdir)
     config.export.tflite = True
     if variants:
         config.export.variants = tuple(variants)
+    config.export.update({key: value for key, value in export_keys.items() if value is not None})
     return run(config, workdir)
 
 
