@@ -27,7 +27,8 @@ class TFLiteModel:
         name = name if isinstance(model, bytes) else model
         if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
             raise TFLiteError(f"{name}: not a TFLite model (no TFL3 identifier; truncated or "
-                              "corrupt); export it again with python -m export.tflite")
+                              "corrupt); delete it and export it again with "
+                              "python -m export.tflite")
         self.batch_size = batch_size
         try:
             self._interpreter = self._prepare(content, threads, litert.OpResolverType.AUTO)
@@ -38,7 +39,8 @@ class TFLiteModel:
                     content, threads, litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
             except (RuntimeError, ValueError) as second:
                 raise TFLiteError(f"{name}: the TFLite interpreter cannot load it ({second}); "
-                                  "export it again with python -m export.tflite") from second
+                                  "delete it and export it again with "
+                                  "python -m export.tflite") from second
             self.delegate = f"builtin without default delegates (XNNPACK failed: {error})"
 
     def _prepare(self, content, threads, resolver):
