@@ -90,7 +90,7 @@ def test_cli_refuses_unknown_key_and_wrong_type(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: --config.prune.ratio: unknown key; did you mean prune.ratios? keys of prune: "
-        "cycles, method, methods, ratios, retrain_epochs, spacing")
+        "channel_multiple, cycles, method, methods, ratios, retrain_epochs, spacing")
     result = _run("--config", "configs/quickstart.py", f"--workdir={tmp_path}",
                   "--config.train.epochs=many")
     assert result.returncode != 0 and "train.epochs" in result.stderr

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT
+from conftest import ROOT, results_differences
 
 RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=4",
        "--config.prune.ratios=(0.4, 0.7)", "--config.prune.retrain_epochs=2",
@@ -18,7 +18,6 @@ RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=4",
 # Wall-clock measurements (training time, TFLite latency and speed-ups): the only values
 # allowed to differ. Every metric is compared bit for bit: training, pruning and
 # evaluation on the CPU give the same numbers in every process.
-TIMING_WORDS = ("seconds", "_ms", "latency", "speedup")
 # (kill point, file whose appearance marks it, files that must still be missing then)
 KILL_POINTS = [
     ("parent training, after its first epoch's backup", "backup/parent/chief/checkpoint",
@@ -65,20 +64,6 @@ def _kill_when(workdir, marker, timeout=300):
         return log.read()
 
 
-def _differences(a, b, path=""):
-    """Where two results.json trees differ in structure or in a non-timing value."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        if set(a) != set(b):
-            return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
-        return [d for key in a if not any(word in key for word in TIMING_WORDS)
-                for d in _differences(a[key], b[key], f"{path}/{key}")]
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return [f"{path}: lengths {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{path}[{i}]")]
-    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
-
-
 def _results(workdir):
     with open(os.path.join(workdir, "results.json")) as stream:
         return json.load(stream)
@@ -108,4 +93,4 @@ def test_killed_at_every_stage_then_resumed_equals_an_uninterrupted_run(tmp_path
     finally:
         uninterrupted.kill()
         uninterrupted.wait()
-    assert _differences(_results(reference), _results(workdir)) == []
+    assert results_differences(_results(reference), _results(workdir)) == []

@@ -9,7 +9,8 @@ P3  achieved training and inference FLOP/s / this machine's measured fp32 matmul
 P4  throughput of evaluating the corruption suite from a warm cache / clean-test
     inference throughput (goal >= 0.8), and the one-time generation cost / one clean pass
 P5  batch-1 latency speed-up of a shrunk filter-pruned (FT) float32 TFLite model over its
-    parent / its FLOP reduction (goal >= 0.8)
+    parent / its FLOP reduction (goal >= 0.8), as the study prunes (k = 1) and with every
+    layer keeping a multiple of k filters (--channel_multiple, SIMD-aligned)
 P6  wall time of the offline quickstart in a fresh workdir (goal <= 180 s)
 Absolute images/s are printed beside each ratio, with the machine; --json writes them.
 P1 and P4 also give their ratio in CPU time of this process, which other jobs sharing
@@ -43,6 +44,9 @@ _MATMUL_SIZE = flags.DEFINE_integer("matmul_size", 2048, "Side of the P3 peak ma
 _PRUNE_RATIOS = flags.DEFINE_list("prune_ratios", ["0.5", "0.7"],
                                   "P5: parameter prune ratios of the FT-pruned models.")
 _LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 200, "P5: timed batch-1 runs per model.")
+_CHANNEL_MULTIPLE = flags.DEFINE_integer(
+    "channel_multiple", 8, "P5: also FT with a multiple of this many filters per layer "
+    "(prune.channel_multiple); 1 = only the study's FT.", lower_bound=1)
 _LEVERS = flags.DEFINE_bool("levers", False, "Also measure each speed lever on and off: "
                             "batch vs per-image augmentation, XLA, TFLite batch sizes.")
 _TFLITE_IMAGES = flags.DEFINE_integer("tflite_images", 5000, "Images per TFLite batch-size run.")
@@ -221,14 +225,14 @@ def bench_flop_rate(model, images, train_rates, peak, batch_size=128):
                 inference_over_peak_cpu=inference_gflops[1] / peak[1])
 
 
-def ft_pruned(model, ratio):
-    """A copy of `model` FT-pruned to `ratio` of its parameters, its dead channels' BN
-    scale and shift zeroed, as a cascade cycle leaves it (weights need no training to be
-    timed)."""
+def ft_pruned(model, ratio, channel_multiple=1):
+    """A copy of `model` FT-pruned to `ratio` of its parameters (each layer a multiple of
+    `channel_multiple` filters), its dead channels' BN scale and shift zeroed, as a
+    cascade cycle leaves it (weights need no training to be timed)."""
     pruned = tf.keras.models.clone_model(model)
     pruned.set_weights(model.get_weights())
     keep = cascade.keep_budget(pruned, ratio, models.count_params(pruned))
-    masks, _ = methods.METHODS["ft"](pruned, keep, None)
+    masks, _ = methods.get("ft", channel_multiple)(pruned, keep, None)
     masks, norm_channels = structure.settle(pruned, masks)
     for kernel, mask in zip(wrappers.prunable_kernels(pruned), masks):
         kernel.assign(kernel * mask)
@@ -238,31 +242,48 @@ def ft_pruned(model, ratio):
     return pruned
 
 
-def bench_shrunk_latency(model, ratios, runs, threads=1, rounds=10):
-    """P5: batch-1 latency of shrunk FT-pruned float32 TFLite models vs. the parent's:
-    the median over `rounds` interleaved rounds of each model's median invoke time. One
-    thread: the cores may be shared, and one thread measures the work, not scheduling."""
-    networks = {"parent": model}
-    networks.update({f"ft{ratio:g}": shrink.shrink(ft_pruned(model, ratio)) for ratio in ratios})
+def p5_name(ratio, channel_multiple):
+    """P5's key of an FT network: ft0.5 (k = 1), ft0.5_k8."""
+    return f"ft{ratio:g}" + (f"_k{channel_multiple}" if channel_multiple > 1 else "")
+
+
+def bench_shrunk_latency(model, ratios, runs, channel_multiples=(1,), threads=1, rounds=10,
+                         warmup=5):
+    """P5: batch-1 latency of shrunk FT-pruned float32 TFLite models (each ratio, each
+    multiple of filters per layer) vs. the parent's: the median over `rounds` interleaved
+    rounds of each model's median invoke time, and of the calling thread's CPU time per
+    invoke in the round (time.thread_time: with one interpreter thread the work runs on
+    the calling thread, and other jobs on the machine do not inflate it). One thread: the
+    cores may be shared, and one thread measures the work, not scheduling."""
+    pruned = {p5_name(ratio, k): ft_pruned(model, ratio, k)
+              for ratio in ratios for k in channel_multiples}
+    networks = {"parent": model, **{name: shrink.shrink(net) for name, net in pruned.items()}}
     interpreters = {name: litert.TFLiteModel(tflite.convert(network), threads, batch_size=1)
                     for name, network in networks.items()}
-    medians = {name: [] for name in networks}
+    medians, cpu_ms = {name: [] for name in networks}, {name: [] for name in networks}
+    count = max(runs // rounds, 1)
     for _ in range(rounds):  # interleaved, so that load changes hit every model alike
         for name, interpreter in interpreters.items():
-            timing = interpreter.latency(max(runs // rounds, 1), warmup=5)
-            medians[name].append(timing["median_ms"])
-    parent_ms = float(np.median(medians["parent"]))
-    parent_macs = flops.macs(model)
-    result = dict(threads=threads, parent_ms=parent_ms, parent_images_per_s=1e3 / parent_ms)
+            started = time.thread_time()
+            medians[name].append(interpreter.latency(count, warmup=warmup)["median_ms"])
+            cpu_ms[name].append(1e3 * (time.thread_time() - started) / (count + warmup))
+    parent_ms, parent_cpu_ms = (float(np.median(t["parent"])) for t in (medians, cpu_ms))
+    parent_macs, parent_params = flops.macs(model), models.count_params(model)
+    result = dict(threads=threads, parent_ms=parent_ms, parent_images_per_s=1e3 / parent_ms,
+                  parent_cpu_ms=parent_cpu_ms)
     for ratio in ratios:
-        name = f"ft{ratio:g}"
-        latency_ms = float(np.median(medians[name]))
-        flop_reduction = parent_macs / flops.macs(networks[name])
-        speedup = parent_ms / latency_ms
-        result[name] = dict(prune_ratio=ratio, latency_ms=latency_ms,
-                            images_per_s=1e3 / latency_ms, speedup=speedup,
-                            flop_reduction=flop_reduction,
-                            speedup_over_flop_reduction=speedup / flop_reduction)
+        for k in channel_multiples:
+            name = p5_name(ratio, k)
+            latency_ms, thread_ms = float(np.median(medians[name])), float(np.median(cpu_ms[name]))
+            flop_reduction = parent_macs / flops.macs(networks[name])
+            speedup, cpu_speedup = parent_ms / latency_ms, parent_cpu_ms / thread_ms
+            result[name] = dict(
+                prune_ratio=ratio, channel_multiple=k,
+                achieved_prune_ratio=1 - cascade.nonzero_params(pruned[name]) / parent_params,
+                latency_ms=latency_ms, images_per_s=1e3 / latency_ms, speedup=speedup,
+                cpu_ms=thread_ms, cpu_speedup=cpu_speedup, flop_reduction=flop_reduction,
+                speedup_over_flop_reduction=speedup / flop_reduction,
+                cpu_speedup_over_flop_reduction=cpu_speedup / flop_reduction)
     return result
 
 
@@ -280,14 +301,17 @@ def bench_quickstart():
     return dict(seconds=seconds)
 
 
-def _print_p5(figures, ratios):
+def _print_p5(figures, ratios, channel_multiples):
     for ratio in ratios:
-        print("P5 FT {prune_ratio:.0%} shrunk TFLite speed-up / FLOP reduction: "
-              "{speedup_over_flop_reduction:.2f} ({speedup:.2f}x vs {flop_reduction:.2f}x; "
-              "{latency_ms:.2f} ms = {images_per_s:.0f} images/s at batch 1; goal >= 0.8)"
-              .format(**figures[f"ft{ratio:g}"]))
-    print("P5 parent: {parent_ms:.2f} ms = {parent_images_per_s:.0f} images/s at batch 1, "
-          "{threads} thread(s)".format(**figures))
+        for k in channel_multiples:
+            print("P5 FT {prune_ratio:.0%} k={channel_multiple} shrunk TFLite speed-up / FLOP "
+                  "reduction: {speedup_over_flop_reduction:.2f} ({speedup:.2f}x vs "
+                  "{flop_reduction:.2f}x; {latency_ms:.2f} ms = {images_per_s:.0f} images/s at "
+                  "batch 1; goal >= 0.8); per thread CPU second "
+                  "{cpu_speedup_over_flop_reduction:.2f}; pruned {achieved_prune_ratio:.1%}"
+                  .format(**figures[p5_name(ratio, k)]))
+    print("P5 parent: {parent_ms:.2f} ms = {parent_images_per_s:.0f} images/s at batch 1 "
+          "({parent_cpu_ms:.2f} ms thread CPU), {threads} thread(s)".format(**figures))
 
 
 def _print_levers(levers):
@@ -331,8 +355,9 @@ def main(argv):
           "(per set: {generation_over_suite_pass:.2f}; {generation_seconds:.1f} s for the "
           "suite); in CPU time {generation_over_clean_pass_cpu:.2f}".format(**figures["P4"]))
     ratios = [float(r) for r in _PRUNE_RATIOS.value]
-    figures["P5"] = bench_shrunk_latency(model, ratios, _LATENCY_RUNS.value)
-    _print_p5(figures["P5"], ratios)
+    multiples = sorted({1, _CHANNEL_MULTIPLE.value})
+    figures["P5"] = bench_shrunk_latency(model, ratios, _LATENCY_RUNS.value, multiples)
+    _print_p5(figures["P5"], ratios, multiples)
     if _LEVERS.value:
         figures["levers"] = dict(
             training=bench_training_levers(model, images, labels, _TRAIN_STEPS.value,

@@ -18,6 +18,7 @@ import tensorflow_model_optimization as tfmot
 
 from tfprune import io as io_lib
 from tfprune import methods as methods_lib
+from tfprune import strategy as strategy_lib
 from tfprune import models, structure, train, wrappers
 
 
@@ -42,6 +43,11 @@ class PruneToRatio(tf.keras.callbacks.Callback):
 
     The BatchNorm scale and shift of channels the masks leave dead are zeroed then and
     after every step, so a dead channel outputs exactly zero (see tfprune.structure).
+
+    Under a tf.distribute strategy, Keras calls these hooks in cross-replica context:
+    reading a mirrored variable there gives its value (the same on every replica) and
+    assigning it writes every replica's copy, so masks and norms stay in sync without a
+    merge_call; each worker of multi_worker computes and assigns the same values.
     """
 
     def __init__(self, method, keep_count, scoring_images):
@@ -84,48 +90,62 @@ class Cycle:
 
 
 def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
-    """Yield each finished cycle (method, index, ratio, checkpoint), training those not done."""
-    method = methods_lib.METHODS[method_name]
-    model = io_lib.load_model(parent_path)
+    """Yield each finished cycle (method, index, ratio, checkpoint), training those not done.
+
+    Networks are loaded, wrapped, trained and stripped under the config's strategy
+    (tfprune.strategy), and left outside it while the caller evaluates a cycle.
+    """
+    method = methods_lib.get(method_name, config.prune.channel_multiple)
+    strategy = strategy_lib.get(config.train.strategy)
+    output = strategy_lib.output_dir(workdir)
+    with strategy.scope():
+        model = io_lib.load_model(parent_path)
     total_params = models.count_params(model)
     scoring_images = dataset.val_images.astype(np.float32)
     for index, ratio in enumerate(ratios, start=1):
-        cycle = Cycle(method_name, index, ratio,
-                      os.path.join(workdir, "checkpoints", method_name, f"cycle_{index:02d}.keras"))
+        cycle = Cycle(method_name, index, ratio, _cycle_path(workdir, method_name, index))
         record_path = cycle.path.replace(".keras", ".json")
         backup_dir = os.path.join(workdir, "backup", method_name, f"cycle_{index:02d}")
-        if os.path.exists(cycle.path) and os.path.exists(record_path):
+        if io_lib.exists(cycle.path) and io_lib.exists(record_path):
             train.discard_backup(backup_dir)  # left behind if a crash followed the record
-            model = io_lib.load_model(cycle.path)
+            with strategy.scope():
+                model = io_lib.load_model(cycle.path)
             yield cycle
             continue
         started = time.time()
         keep_count = keep_budget(model, ratio, total_params)
         prunable_count = sum(int(np.prod(k.shape)) for k in wrappers.prunable_kernels(model))
-        wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(1.0 - keep_count / prunable_count))
-        prune = PruneToRatio(method, keep_count, scoring_images)
+        saved_path = _cycle_path(output, method_name, index)
         epochs = config.prune.retrain_epochs
-        log_dir = os.path.join(workdir, "tensorboard", method_name, f"cycle_{index:02d}")
-        callbacks = [prune, tfmot.sparsity.keras.UpdatePruningStep(),
-                     tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
-        if epochs == 0:
-            prune.set_model(wrapped)
-            prune.on_train_begin()
-        history = train.fit(wrapped, dataset, config, epochs, callbacks, seed=config.seed + index,
-                            stage=f"{method_name} cycle {index} (prune ratio {ratio:.3f})",
-                            backup_dir=backup_dir)
-        stripped = wrappers.strip(wrapped)
-        io_lib.save_model(cycle.path, stripped)
-        # Continue from the file, as a resumed run does, so both see the same network.
-        model = io_lib.load_model(cycle.path)
+        log_dir = os.path.join(output, "tensorboard", method_name, f"cycle_{index:02d}")
+        with strategy.scope():
+            wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(
+                1.0 - keep_count / prunable_count))
+            prune = PruneToRatio(method, keep_count, scoring_images)
+            callbacks = [prune, tfmot.sparsity.keras.UpdatePruningStep(),
+                         tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
+            if epochs == 0:
+                prune.set_model(wrapped)
+                prune.on_train_begin()
+            history = train.fit(wrapped, dataset, config, epochs, callbacks,
+                                seed=config.seed + index, backup_dir=backup_dir,
+                                stage=f"{method_name} cycle {index} (prune ratio {ratio:.3f})")
+            io_lib.save_model(saved_path, wrappers.strip(wrapped))
+            # Continue from the file, as a resumed run does, so both see the same network.
+            model = io_lib.load_model(saved_path)
         achieved = 1.0 - nonzero_params(model) / total_params
-        io_lib.write_json(record_path, dict(
+        io_lib.write_json(saved_path.replace(".keras", ".json"), dict(
             method=method_name, index=index, target_ratio=ratio, prune_ratio=achieved,
             params_total=total_params, params_nonzero=nonzero_params(model),
             layer_sparsity=layer_sparsity(model), history=history,
-            train_seconds=time.time() - started))
+            replicas=strategy.num_replicas_in_sync, train_seconds=time.time() - started))
         train.discard_backup(backup_dir)
         log(f"[{method_name}] cycle {index}/{len(ratios)}: target {ratio:.1%}, pruned "
             f"{achieved:.2%} of {total_params:,} parameters, val acc "
             f"{history.get('val_accuracy', [float('nan')])[-1]:.4f}, {time.time() - started:.0f}s")
         yield cycle
+
+
+def _cycle_path(workdir, method_name, index):
+    """A cycle's stripped checkpoint (its record: the same path ending in .json)."""
+    return os.path.join(workdir, "checkpoints", method_name, f"cycle_{index:02d}.keras")

@@ -25,6 +25,9 @@ def base():
     """Every key of a run, with defaults for the offline quickstart."""
     config = ml_collections.ConfigDict()
     config.seed = 0
+    # Network repetitions: each seed its own parent and cascades (WORKDIR/seed-<s>/ when
+    # more than one; see tfprune.sweep). () = just `seed`.
+    config.seeds = ()
     config.data = dict(
         name="digits",  # a key of tfprune.data.DATASETS
         dir="",  # cifar10: folder in the official binary format (offline source)
@@ -50,6 +53,9 @@ def base():
         lr_milestones=(5, 8),  # epochs of the full training schedule
         lr_step_epochs=30,
         lr_gamma=0.1,
+        # tf.distribute strategy (tfprune.strategy): default (one device) | mirrored (all
+        # local GPUs) | multi_worker (MultiWorkerMirroredStrategy over TF_CONFIG's cluster)
+        strategy="default",
         # XLA-compiled training steps: off, as ResNet20 trained 2x slower with them on
         # this 2-core CPU (oneDNN's convolutions beat XLA's); try it on a GPU.
         jit_compile=False,
@@ -63,6 +69,10 @@ def base():
         cycles=0,  # 0 = every spacing value is a cycle
         ratios=(),  # explicit prune ratios; when given, spacing and cycles are ignored
         retrain_epochs=3,  # each cycle rewinds the lr schedule, scaled to this length
+        # Structured methods (ft, pfp) only: each layer keeps a multiple of this many
+        # filters / input channels (or all), so shrunk networks save whole SIMD tiles
+        # (8 or 16 for XNNPACK); 1 = the study's methods.
+        channel_multiple=1,
     )
     config.eval = dict(
         corruptions=(
@@ -221,14 +231,21 @@ def _check_tuple_items(config):
 def validate(config):
     """Raise ConfigError (one line naming the key and what is allowed) for a bad config."""
     from export import tflite as tflite_export  # registries
-    from tfprune import corruptions, data, distributions, methods, models
+    from tfprune import corruptions, data, distributions, methods, models, strategy
 
     _check_tuple_items(config)
+    for seed in config.seeds:
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            _fail("seeds", f"{seed!r} in {config.seeds!r} is not a whole number >= 0; "
+                  "write e.g. (0, 1, 2)")
+    if len(set(config.seeds)) != len(config.seeds):
+        _fail("seeds", f"{config.seeds!r} names a seed twice")
     _check_name("data.name", config.data.name, data.DATASETS)
     _check_name("model.name", config.model.name, models.MODELS)
     _check_name("data.augment", config.data.augment, data.AUGMENTATIONS)
     _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)
     _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
+    _check_name("train.strategy", config.train.strategy, strategy.STRATEGIES)
     names = methods_of(config.prune)
     key = "prune.methods" if config.prune.methods else "prune.method"
     if not names:
@@ -268,6 +285,7 @@ def validate(config):
     _check_range(config, "data.max_train_examples", 0)
     for key in ("train.epochs", "train.warmup_epochs", "prune.retrain_epochs", "prune.cycles"):
         _check_range(config, key, 0)
+    _check_range(config, "prune.channel_multiple", 1)
     for key in ("train.batch_size", "eval.batch_size", "train.lr", "train.lr_step_epochs",
                 "export.threads", "export.batch_size"):
         _check_range(config, key, 0, low_open=True)

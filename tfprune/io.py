@@ -1,10 +1,18 @@
 """A run's files: written atomically (a crash or a full disk never leaves a half-written
-result behind), read back with one-line errors, moved aside (never deleted) to start over."""
+result behind), read back with one-line errors, moved aside (never deleted) to start over.
+
+A path with a scheme (gs://, ram://, any tf.io.gfile file system) goes through
+tf.io.gfile, imported only then (tfprune.report runs without TensorFlow); a local path
+through the os module as before.
+"""
+import io
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
+import uuid
 
 import numpy as np
 
@@ -21,8 +29,62 @@ _STORAGE_FAILURES = ("No space left on device", "File too large", "Disk quota ex
                      "Read-only file system", "Permission denied")
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_local(path):
+    """Whether `path` is a plain file-system path, not a tf.io.gfile URL (gs://, ram://)."""
+    return not _SCHEME.match(os.fspath(path))
+
+
+def _tf():
+    import tfprune  # noqa: F401  (legacy Keras, before TensorFlow loads)
+    import tensorflow as tf
+
+    return tf
+
+
+def _reason(error):
+    text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0]
+
+
 def _unwritable(path, error):
-    return WorkdirError(f"cannot write {path} ({error.strerror or error}); {_FIX}")
+    return WorkdirError(f"cannot write {path} ({_reason(error)}); {_FIX}")
+
+
+def exists(path):
+    return os.path.exists(path) if is_local(path) else _tf().io.gfile.exists(path)
+
+
+def isdir(path):
+    return os.path.isdir(path) if is_local(path) else _tf().io.gfile.isdir(path)
+
+
+def listdir(path):
+    """The names in folder `path`; [] when it does not exist."""
+    if not isdir(path):
+        return []
+    return sorted(os.listdir(path) if is_local(path) else
+                  (name.rstrip("/") for name in _tf().io.gfile.listdir(path)))
+
+
+def read_bytes(path):
+    """A file's content; OSError when it cannot be read (also for tf.io.gfile paths)."""
+    if is_local(path):
+        with open(path, "rb") as stream:
+            return stream.read()
+    tf = _tf()
+    try:
+        with tf.io.gfile.GFile(path, "rb") as stream:
+            return stream.read()
+    except tf.errors.OpError as error:
+        raise OSError(f"{path}: {_reason(error)}") from error
+
+
+def read_json(path):
+    """A JSON file's content; OSError or ValueError as json.load raises them."""
+    return json.loads(read_bytes(path))
 
 
 def storage_failure(error):
@@ -34,6 +96,8 @@ def storage_failure(error):
 
 
 def _atomic(path, write):
+    if not is_local(path):
+        return _atomic_gfile(path, write)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)
@@ -55,6 +119,25 @@ def _atomic(path, write):
         raise
 
 
+def _atomic_gfile(path, write):
+    """The content is built in memory and written to a uniquely named temporary beside
+    `path`, then renamed onto it: readers see the old file or the whole new one."""
+    tf = _tf()
+    buffer = io.BytesIO()
+    write(buffer)
+    directory, name = path.rstrip("/").rsplit("/", 1)
+    temporary = f"{directory}/.tmp-{uuid.uuid4().hex}-{name}"
+    try:
+        tf.io.gfile.makedirs(directory)
+        with tf.io.gfile.GFile(temporary, "wb") as stream:
+            stream.write(buffer.getvalue())
+        tf.io.gfile.rename(temporary, path, overwrite=True)
+    except tf.errors.OpError as error:
+        if tf.io.gfile.exists(temporary):
+            tf.io.gfile.remove(temporary)
+        raise _unwritable(path, error) from error
+
+
 def write_json(path, payload):
     _atomic(path, lambda s: s.write((json.dumps(payload, indent=2, sort_keys=True) + "\n")
                                     .encode()))
@@ -70,27 +153,43 @@ def save_array(path, array):
 
 def load_array(path, shape, dtype):
     """The cached array, or None when it is missing or not what is expected."""
-    if not os.path.exists(path):
+    if not exists(path):
         return None
     try:
-        array = np.load(path, allow_pickle=False)
+        array = np.load(_readable(path), allow_pickle=False)
     except (OSError, ValueError):
         return None
     return array if array.shape == tuple(shape) and array.dtype == dtype else None
 
 
+def _readable(path):
+    """What np.load reads: a local path itself, a tf.io.gfile path's bytes."""
+    return path if is_local(path) else io.BytesIO(read_bytes(path))
+
+
 def save_model(path, model):
-    """Save a Keras model atomically (Keras wants the .keras suffix on the temporary too)."""
+    """Save a Keras model atomically. Keras wants the .keras suffix on the temporary too,
+    and writes local files only: it saves into a private temporary folder (processes
+    that save the same network at once, as shards training one parent, do not collide)."""
+    if not is_local(path):
+        with tempfile.TemporaryDirectory() as local:
+            staged = os.path.join(local, os.path.basename(path))
+            model.save(staged)
+            write_bytes(path, read_bytes(staged))
+        return
     directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, ".tmp-" + os.path.basename(path))
     try:
         os.makedirs(directory, exist_ok=True)
-        model.save(temporary)
-        os.replace(temporary, path)
+        staging = tempfile.mkdtemp(dir=directory, prefix=".tmp-")
     except OSError as error:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
         raise _unwritable(path, error) from error
+    try:
+        model.save(os.path.join(staging, os.path.basename(path)))
+        os.replace(os.path.join(staging, os.path.basename(path)), path)
+    except OSError as error:
+        raise _unwritable(path, error) from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def load_model(path):
@@ -98,11 +197,15 @@ def load_model(path):
     that names the file and how to redo its stage."""
     import zipfile
 
-    import tfprune  # noqa: F401  (legacy Keras, before TensorFlow loads)
-    import tensorflow as tf
-
+    tf = _tf()
     try:
-        return tf.keras.models.load_model(path, compile=False)
+        if is_local(path):
+            return tf.keras.models.load_model(path, compile=False)
+        with tempfile.TemporaryDirectory() as local:  # Keras reads local files only
+            staged = os.path.join(local, os.path.basename(path))
+            with open(staged, "wb") as stream:
+                stream.write(read_bytes(path))
+            return tf.keras.models.load_model(staged, compile=False)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         cause = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise WorkdirError(f"{path} cannot be loaded ({cause}); delete it and its .json "
@@ -112,6 +215,9 @@ def load_model(path):
 def move_aside(path):
     """Rename `path` to PATH.old-<time> (never deleting it); returns the new name, or None
     when there is nothing at `path`."""
+    if not is_local(path):
+        raise WorkdirError(f"cannot move {path} aside (not a local folder); move it with its "
+                           "storage's own tools (e.g. gsutil mv) or use a new --workdir")
     if not os.path.lexists(path):
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -130,10 +236,10 @@ def save_arrays(path, arrays):
 
 def load_arrays(path, required):
     """The arrays of an .npz that holds all `required` names; None if missing or unreadable."""
-    if not os.path.exists(path):
+    if not exists(path):
         return None
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        with np.load(_readable(path), allow_pickle=False) as stored:
             if not set(required) <= set(stored.files):
                 return None
             return {name: stored[name] for name in stored.files}

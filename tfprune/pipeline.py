@@ -19,6 +19,7 @@ from tfprune import distributions as distributions_lib
 from tfprune import report
 from tfprune import io as io_lib
 from tfprune import results as results_lib
+from tfprune import strategy as strategy_lib
 
 # Keys that may change on an existing workdir: what is measured (re-evaluated without
 # retraining), and which methods run (each method's cascade is kept apart).
@@ -42,8 +43,7 @@ def _stored_record(path):
     """The config in a workdir's config.json; refused when unreadable or written by a
     tfprune version with another workdir format."""
     try:
-        with open(path) as stream:
-            stored = json.load(stream)
+        stored = io_lib.read_json(path)
     except (OSError, ValueError) as error:
         raise config_lib.ConfigError(f"{path} is unreadable ({error}); use a new --workdir, "
                                      "or --fresh to move this one aside") from error
@@ -56,47 +56,68 @@ def _stored_record(path):
     return stored
 
 
-def _prepare_workdir(config, workdir):
-    """Refuse a workdir that holds a run of another training config; record this one."""
+def check_workdir(config, workdir):
+    """Refuse a workdir that holds a run of another training config (a key its config.json
+    lacks, being older than the key, counts as the key's default); returns the config
+    as JSON."""
     path = os.path.join(workdir, "config.json")
     current = json.loads(config.to_json())
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
+    if io_lib.exists(workdir) and not io_lib.isdir(workdir):
         raise config_lib.ConfigError(f"--workdir={workdir} is a file; choose a folder")
-    if os.path.exists(path):
-        stored = _stored_record(path)
+    if io_lib.exists(path):
+        stored = dict(_flatten(json.loads(config_lib.base().to_json())),
+                      **_flatten(_stored_record(path)))
         changed = sorted(k for k, v in _flatten(current).items()
-                         if _flatten(stored).get(k) != v and not k.startswith(EVALUATION_KEYS))
+                         if stored.get(k) != v and not k.startswith(EVALUATION_KEYS))
         if changed:
             raise config_lib.ConfigError(
                 f"--workdir={workdir} holds a run with other settings ({', '.join(changed)}); "
                 "use a new --workdir, --fresh to move that run aside and start over, "
                 "or the same config to continue it")
-    io_lib.write_json(path, dict(current, format_version=WORKDIR_FORMAT))
+    return current
 
 
-def _train_network(config, dataset, workdir, log, name, seed):
-    """Train an unpruned network (the parent, or a reference with another seed) once."""
+def prepare_workdir(config, workdir):
+    """Refuse a workdir that holds a run of another training config; record this one."""
+    io_lib.write_json(os.path.join(workdir, "config.json"),
+                      dict(check_workdir(config, workdir), format_version=WORKDIR_FORMAT))
+
+
+def _train_network(config, dataset, workdir, log, name, seed, unit=None):
+    """Train an unpruned network (the parent, or a reference with another seed) once.
+    Sweep units (`unit`: their method) that may train the same network at the same time
+    keep separate backups; their checkpoints are identical and written atomically.
+    Returns the checkpoint (in a scratch folder, for a non-chief multi_worker worker)."""
     path = os.path.join(workdir, "checkpoints", f"{name}.keras")
     record_path = path.replace(".keras", ".json")
-    backup_dir = os.path.join(workdir, "backup", name)
-    if os.path.exists(path) and os.path.exists(record_path):
+    backup_dir = os.path.join(workdir, "backup", f"{name}-for-{unit}" if unit else name)
+    if io_lib.exists(path) and io_lib.exists(record_path):
         train.discard_backup(backup_dir)  # left behind if a crash followed the record
         log(f"{name}: reusing {path}")
         return path
     started = time.time()
-    model = models.build(config.model.name, dataset.train_images.shape[1:], dataset.num_classes,
-                         dataset.mean, dataset.std, seed=seed)
+    strategy = strategy_lib.get(config.train.strategy)
+    output = strategy_lib.output_dir(workdir)
+    # Layer names as in a fresh process, whatever this one built before (a sweep runs
+    # several seeds in one process): checkpoints and TFLite files do not depend on it.
+    tf.keras.backend.reset_uids()
+    with strategy.scope():
+        model = models.build(config.model.name, dataset.train_images.shape[1:],
+                             dataset.num_classes, dataset.mean, dataset.std, seed=seed)
     log(f"{name}: training {config.model.name} ({models.count_params(model):,} parameters) "
-        f"for {config.train.epochs} epochs, seed {seed}")
+        f"for {config.train.epochs} epochs, seed {seed}, strategy {config.train.strategy} "
+        f"({strategy.num_replicas_in_sync} replicas)")
     history = train.fit(model, dataset, config, config.train.epochs, seed=seed,
                         callbacks=[tf.keras.callbacks.TensorBoard(
-                            os.path.join(workdir, "tensorboard", name))], stage=name,
+                            os.path.join(output, "tensorboard", name))], stage=name,
                         backup_dir=backup_dir)
-    io_lib.save_model(path, model)
-    io_lib.write_json(record_path, dict(params=models.count_params(model), history=history,
-                                        train_seconds=time.time() - started))
+    saved_path = os.path.join(output, "checkpoints", f"{name}.keras")
+    io_lib.save_model(saved_path, model)
+    io_lib.write_json(saved_path.replace(".keras", ".json"), dict(
+        params=models.count_params(model), history=history,
+        replicas=strategy.num_replicas_in_sync, train_seconds=time.time() - started))
     train.discard_backup(backup_dir)
-    return path
+    return saved_path
 
 
 class _Evaluator:
@@ -161,14 +182,29 @@ def _log_samples(workdir, distributions):
 
 
 def _record(path):
-    with open(path.replace(".keras", ".json")) as stream:
-        return json.load(stream)
+    return io_lib.read_json(path.replace(".keras", ".json"))
 
 
-def run(config, workdir, log=print):
-    """Run (or continue) the whole pipeline of `config` in `workdir`; returns results."""
+def results_path(workdir, method=None):
+    """results.json, or a sweep unit's results-<method>.json (tfprune.sweep merges them)."""
+    return os.path.join(workdir, f"results-{method}.json" if method else "results.json")
+
+
+def run(config, workdir, log=print, only_method=None):
+    """Run (or continue) the whole pipeline of `config` in `workdir`; returns results.
+
+    `only_method`: this one of the config's methods alone, as one unit of a sweep
+    (tfprune.sweep): its results go to `results_path(workdir, only_method)`, no report."""
     config_lib.validate(config)
-    _prepare_workdir(config, workdir)
+    if config.seeds:
+        raise config_lib.ConfigError(
+            f"config.seeds={tuple(config.seeds)} lists repetitions; run them with python -m "
+            "tfprune.run (tfprune.sweep), or one with --workdir=<its seed-<s> folder>")
+    strategy_lib.get(config.train.strategy)  # before any TensorFlow op (multi_worker)
+    if not strategy_lib.is_chief():
+        check_workdir(config, workdir)
+        return _train_as_worker(config, workdir, log, only_method)
+    prepare_workdir(config, workdir)
     started = time.time()
     dataset = data.load(config.data, config.seed)
     log(f"data: {dataset.source}; train {len(dataset.train_labels)}, "
@@ -177,14 +213,16 @@ def run(config, workdir, log=print):
         dataset, config.eval, config.data, cache_dir(config, workdir), log)
     _log_samples(workdir, distributions)
     evaluator = _Evaluator(config, workdir, distributions, dataset)
-    parent_path = _train_network(config, dataset, workdir, log, "parent", config.seed)
+    parent_path = _train_network(config, dataset, workdir, log, "parent", config.seed,
+                                 only_method)
     parent = dict(params=_record(parent_path)["params"], **evaluator("parent", parent_path))
     reference = None
     if config.eval.reference_network:
-        reference_path = _train_network(config, dataset, workdir, log, "reference", config.seed + 1)
+        reference_path = _train_network(config, dataset, workdir, log, "reference",
+                                        config.seed + 1, only_method)
         reference = evaluator("reference", reference_path, parent["outputs"], tflite=False)
     networks = []
-    for method in config_lib.methods_of(config.prune):
+    for method in [only_method] if only_method else config_lib.methods_of(config.prune):
         parent_accuracy = results_lib.accuracies(parent["outputs"], distributions)
         _log_scalars(workdir, method, 0, dict(
             prune_ratio=0.0, **{f"accuracy/{d}": a for d, a in parent_accuracy.items()}))
@@ -217,12 +255,36 @@ def run(config, workdir, log=print):
     devices = merge.stored_devices(workdir, results, log)
     if devices:
         results["devices"] = devices
-    io_lib.write_json(os.path.join(workdir, "results.json"), results)
+    io_lib.write_json(results_path(workdir, only_method), results)
     log(results_lib.table(results))
-    log(f"\nresults: {os.path.join(workdir, 'results.json')}; "
-        f"report: {report.write_report(workdir)}; "
+    log(f"\nresults: {results_path(workdir, only_method)}; "
+        f"report: {write_report(workdir) if not only_method else 'by the sweep merge'}; "
         f"tensorboard --logdir {os.path.join(workdir, 'tensorboard')}")
     return results
+
+
+def _train_as_worker(config, workdir, log, only_method):
+    """A non-chief worker of multi_worker training trains every network with the chief,
+    in the same order (their collective ops pair up), reading which stages are finished
+    from the chief's workdir; evaluation, results and report are the chief's alone."""
+    dataset = data.load(config.data, config.seed)
+    parent_path = _train_network(config, dataset, workdir, log, "parent", config.seed,
+                                 only_method)
+    if config.eval.reference_network:
+        _train_network(config, dataset, workdir, log, "reference", config.seed + 1,
+                       only_method)
+    for method in [only_method] if only_method else config_lib.methods_of(config.prune):
+        for _ in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
+                             dataset, config, workdir, log):
+            pass
+
+
+def write_report(workdir, compare=()):
+    """report.md of a local workdir (tfprune.report reads local folders only); else a note."""
+    if not io_lib.is_local(workdir):
+        return (f"none for {workdir} (not a local folder): copy it (e.g. gsutil -m cp -r) and "
+                "run python -m tfprune.report --workdir=<the copy>")
+    return report.write_report(workdir, compare)
 
 
 def cache_dir(config, workdir):
@@ -233,7 +295,7 @@ def cache_dir(config, workdir):
 def stored_config(workdir):
     """The config a workdir's run was started with (its config.json)."""
     path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
+    if not io_lib.exists(path):
         raise config_lib.ConfigError(f"{path} is missing; --workdir must be a tfprune.run workdir")
     config = config_lib.base()
     config.update_from_flattened_dict(_flatten(_stored_record(path)))

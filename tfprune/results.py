@@ -216,14 +216,19 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
                 prune_potential=[metrics.prune_potential(
                     ratios, [1 - c["noise"]["accuracy"][i] for c in cycles],
                     1 - parent_noise[i], delta) for i in range(len(noise["eps"]))])
-    results["export"] = dict(
-        variants=list(parent_export),
-        conclusion_holds={variant: all(s["export"][variant]["conclusion_holds"]
-                                       for s in results["methods"].values())
-                          for variant in parent_export
-                          if all(variant in s["export"] for s in results["methods"].values())}
-    ) if parent_export else None
+    results["export"] = export_overview(results)
     return results
+
+
+def export_overview(results):
+    """The top-level `export` entry from the parent's and the methods' (None when nothing
+    was exported); tfprune.sweep rebuilds it when it merges methods run apart."""
+    variants, summaries = list(results["parent"]["export"]), results["methods"].values()
+    return dict(
+        variants=variants,
+        conclusion_holds={variant: all(s["export"][variant]["conclusion_holds"] for s in summaries)
+                          for variant in variants if all(variant in s["export"] for s in summaries)}
+    ) if variants else None
 
 
 def table(results):

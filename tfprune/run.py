@@ -1,5 +1,8 @@
 """python -m tfprune.run --config configs/vgg.py [--config.key=value ...] [--workdir DIR]
-[--fresh]"""
+[--fresh] [--shard=i/n | --merge]
+
+Runs the sweep of the config (its seeds times its methods; one seed: an ordinary run),
+or the i-th of n shards of it, or merges the finished shards (see tfprune.sweep)."""
 import os
 import re
 import sys
@@ -11,13 +14,17 @@ from ml_collections import config_flags
 
 from tfprune import config as config_lib
 from tfprune import io as io_lib
-from tfprune import pipeline
+from tfprune import pipeline, sweep
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Python config file (configs/*.py).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default: workdirs/<config name>).")
 _FRESH = flags.DEFINE_bool("fresh", False, "Start over in an existing --workdir: its old content "
                            "is moved to WORKDIR.old-<time>, never deleted.")
+_SHARD = flags.DEFINE_string("shard", None, "i/n: run the i-th of n disjoint parts of the sweep "
+                             "(its (seed, method) units), e.g. one per machine on one workdir.")
+_MERGE = flags.DEFINE_bool("merge", False, "Build results.json and the report from the finished "
+                           "shards' parts.")
 flags.mark_flag_as_required("config")
 
 
@@ -54,15 +61,24 @@ def main(argv):
     config_name = os.path.splitext(os.path.basename(
         config_flags.get_config_filename(flags.FLAGS["config"])))[0]
     workdir = _WORKDIR.value or os.path.join("workdirs", config_name)
+    if _MERGE.value and _SHARD.value is not None:
+        _fail("--merge reads every shard's results; run it without --shard")
+    if _FRESH.value and (_MERGE.value or _SHARD.value is not None):
+        _fail("--fresh would move aside the workdir all shards share; move it aside once "
+              "(--fresh without --shard) before starting the shards")
 
     def job():
         config = _CONFIG.value
+        if _MERGE.value:
+            sweep.merge(config, workdir)
+            return
+        shard = None if _SHARD.value is None else sweep.parse_shard(_SHARD.value)
         if _FRESH.value:
             config_lib.validate(config)  # a config that cannot run moves nothing aside
             moved = io_lib.move_aside(workdir)
             if moved:
                 print(f"--fresh: moved the old {workdir} to {moved}")
-        pipeline.run(config, workdir)
+        sweep.run(config, workdir, shard)
 
     pipeline.main_guarded(job)
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfprune import data as data_lib
 from tfprune import io as io_lib
+from tfprune import strategy as strategy_lib
 
 
 @tf.keras.utils.register_keras_serializable("tfprune")
@@ -99,6 +100,9 @@ class BackupEveryEpoch(tf.keras.callbacks.BackupAndRestore):
     saved at every epoch's end), which also keeps the finished epochs' logs, so that a
     resumed stage reports its whole history. The backup outlives `fit`: the caller
     discards it once the stage's result is saved, so no crash loses more than an epoch.
+    Under multi_worker, Keras writes the chief's backup to `backup_dir/chief` (the other
+    workers back up to temporary folders) and every worker restores from it; the logs
+    are the chief's to write.
     """
 
     def __init__(self, backup_dir):
@@ -115,12 +119,16 @@ class BackupEveryEpoch(tf.keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        io_lib.write_json(self.history_path, self.history)
+        if strategy_lib.is_chief():
+            io_lib.write_json(self.history_path, self.history)
         super().on_epoch_end(epoch, logs)
 
 
 def discard_backup(backup_dir):
-    """Remove a finished stage's backup, and its parent folders once they are empty."""
+    """Remove a finished stage's backup, and its parent folders once they are empty
+    (the chief's job, under multi_worker: the others read the backup it wrote)."""
+    if not strategy_lib.is_chief():
+        return
     shutil.rmtree(backup_dir, ignore_errors=True)
     try:
         os.removedirs(os.path.dirname(backup_dir))
@@ -136,11 +144,16 @@ def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",
     trains each stage as an uninterrupted one does. With `backup_dir`, the stage backs
     up every epoch there and, when rerun after a crash, continues from the last backup,
     on the same batches as an uninterrupted run (see tfprune.data.train_pipeline).
+
+    The model must have been created under the strategy's scope (tfprune.strategy): its
+    optimizer is created under the same scope here, and Keras splits each global batch
+    of `train.batch_size` among the replicas.
     """
     train_config = config.train
     tf.keras.utils.set_random_seed(seed)
     steps = int(np.ceil(len(dataset.train_labels) / train_config.batch_size))
-    compile_model(model, train_config, epochs, steps)
+    with model.distribute_strategy.scope():
+        compile_model(model, train_config, epochs, steps)
     if epochs == 0:
         return {}
     nan_guard = StopOnNaN()

@@ -1,0 +1,96 @@
+"""A workdir on a tf.io.gfile file system (gs:// where available): tfprune.io writes,
+lists and reads a run's files there as it does locally, and a sweep's shard and its
+merge run on one. TensorFlow's ram:// file system stands in for a bucket: non-local,
+reachable through tf.io.gfile only (within one process)."""
+import os
+
+import numpy as np
+import pytest
+
+import tfprune  # noqa: F401
+import tensorflow as tf
+
+from tfprune import config as config_lib
+from tfprune import io as io_lib
+from tfprune import models, sweep
+
+
+def _files(root):
+    return sorted(os.path.join(folder, name)[len(root):].lstrip("/")
+                  for folder, _, names in tf.io.gfile.walk(root) for name in names)
+
+
+def test_json_arrays_and_keras_models_round_trip_on_ram_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a path mistaken for a local one would appear here
+    root = "ram://round-trip/run"
+    assert not io_lib.is_local(root) and io_lib.is_local("workdirs/run")
+    assert not io_lib.exists(root) and io_lib.listdir(root) == []
+
+    io_lib.write_json(f"{root}/config.json", {"seed": 0, "prune": {"ratios": [0.5]}})
+    io_lib.write_json(f"{root}/config.json", {"seed": 1})  # replaced whole
+    assert io_lib.read_json(f"{root}/config.json") == {"seed": 1}
+    with tf.io.gfile.GFile(f"{root}/config.json") as stream:  # really on ram://
+        assert stream.read() == '{\n  "seed": 1\n}\n'
+    with pytest.raises(OSError, match="missing.json"):
+        io_lib.read_json(f"{root}/missing.json")
+
+    images = np.arange(2 * 32 * 32 * 3, dtype=np.uint8).reshape(2, 32, 32, 3)
+    io_lib.save_array(f"{root}/cache/contrast-3.npy", images)
+    np.testing.assert_array_equal(
+        io_lib.load_array(f"{root}/cache/contrast-3.npy", images.shape, np.uint8), images)
+    assert io_lib.load_array(f"{root}/cache/contrast-3.npy", (3, 32, 32, 3), np.uint8) is None
+    outputs = {"nominal:pred": np.array([3, 1, 4], np.int32), "nominal:ece": np.float64(0.25)}
+    io_lib.save_arrays(f"{root}/predictions/parent.keras.npz", outputs)
+    loaded = io_lib.load_arrays(f"{root}/predictions/parent.keras.npz", ["nominal:pred"])
+    assert loaded["nominal:pred"].tolist() == [3, 1, 4] and loaded["nominal:ece"] == 0.25
+    assert io_lib.load_arrays(f"{root}/predictions/parent.keras.npz", ["contrast_3:pred"]) is None
+    assert io_lib.load_arrays(f"{root}/predictions/missing.npz", ["nominal:pred"]) is None
+
+    model = models.build("cnn_small", (32, 32, 3), 10, seed=0)
+    io_lib.save_model(f"{root}/checkpoints/parent.keras", model)
+    restored = io_lib.load_model(f"{root}/checkpoints/parent.keras")
+    np.testing.assert_array_equal(model.predict(images, verbose=0),
+                                  restored.predict(images, verbose=0))
+    io_lib.write_bytes(f"{root}/checkpoints/cut.keras", io_lib.read_bytes(
+        f"{root}/checkpoints/parent.keras")[:2000])
+    with pytest.raises(io_lib.WorkdirError, match="cut.keras cannot be loaded"):
+        io_lib.load_model(f"{root}/checkpoints/cut.keras")
+
+    # Every write went through a temporary that is gone; nothing landed on the local disk.
+    assert _files(root) == ["cache/contrast-3.npy", "checkpoints/cut.keras",
+                            "checkpoints/parent.keras", "config.json",
+                            "predictions/parent.keras.npz"]
+    assert io_lib.listdir(root) == ["cache", "checkpoints", "config.json", "predictions"]
+    assert io_lib.isdir(f"{root}/cache") and not io_lib.isdir(f"{root}/config.json")
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(io_lib.WorkdirError, match="not a local folder"):
+        io_lib.move_aside(root)
+
+
+def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = config_lib.base()
+    config.update_from_flattened_dict({
+        "train.epochs": 1, "train.batch_size": 64, "data.max_train_examples": 128,
+        "prune.ratios": (0.5,), "prune.retrain_epochs": 1, "eval.corruptions": ("contrast",),
+        "export.tflite": False, "seeds": (0, 1), "prune.method": "wt"})
+    workdir = "ram://sweep/run"
+    sweep.run(config, workdir, shard=(1, 2), log=lambda _: None)
+    with pytest.raises(config_lib.ConfigError, match=r"unfinished \(seed 1 wt\); run --shard=2/2"):
+        sweep.merge(config, workdir, log=lambda _: None)
+    sweep.run(config, workdir, shard=(2, 2), log=lambda _: None)
+    merged = sweep.merge(config, workdir, log=lambda _: None)
+
+    assert io_lib.read_json(f"{workdir}/results.json") == merged
+    assert set(merged["seeds"]) == {"0", "1"}
+    for seed in (0, 1):
+        assert io_lib.read_json(f"{workdir}/seed-{seed}/results.json") == merged["seeds"][str(seed)]
+        assert io_lib.read_json(f"{workdir}/seed-{seed}/config.json")["seed"] == seed
+    files = _files(workdir)
+    for path in ("config.json", "report.md", "shards/shard-1-of-2.json",
+                 "shards/shard-2-of-2.json", "seed-0/checkpoints/parent.keras",
+                 "seed-1/checkpoints/wt/cycle_01.keras", "seed-1/predictions/wt-01.keras.npz",
+                 "seed-0/results-wt.json"):
+        assert path in files
+    assert not any("/.tmp-" in f or f.startswith(".tmp-") for f in files)
+    assert os.listdir(tmp_path) == []
