@@ -10,8 +10,6 @@ method, distribution and variant, the prune potential as Keras, TFLite on this h
 TFLite on the device compute it, flagging where the conclusion changes: potentials more
 than one prune step apart, the rule results.json's export summary uses.
 """
-import glob
-import json
 import os
 import re
 import sys
@@ -150,7 +148,9 @@ def stored_devices(workdir, results, log=print):
     """{device: entry} folded from WORKDIR/devices/ (results whose files are still the
     run's; others are left out with a note)."""
     devices = {}
-    for path in sorted(glob.glob(os.path.join(workdir, DEVICES_DIR, "*.json"))):
+    folder = os.path.join(workdir, DEVICES_DIR)
+    names = io_lib.listdir(folder) if io_lib.isdir(folder) else []
+    for path in [os.path.join(folder, name) for name in names if name.endswith(".json")]:
         try:
             device_results = load(path)
             check_same_run(workdir, device_results, path)
@@ -165,8 +165,7 @@ def merge(workdir, paths, log=print):
     """Fold each device results file into the run's results.json; returns the results."""
     path = os.path.join(workdir, "results.json")
     try:
-        with open(path) as stream:
-            results = json.load(stream)
+        results = io_lib.read_json(path)
     except (OSError, ValueError) as error:
         raise config_lib.ConfigError(f"{path} is missing or unreadable ({error}); finish the "
                                      "run first (python -m tfprune.run)") from error

@@ -22,7 +22,6 @@ run (outputs cached per network and variant), and timed per image at LATENCY_BAT
 """
 import functools
 import gzip
-import json
 import os
 import sys
 
@@ -98,14 +97,6 @@ def gzip_size(content):
     return len(gzip.compress(content, compresslevel=9, mtime=0))
 
 
-def _read_json(path):
-    try:
-        with open(path) as stream:
-            return json.load(stream)
-    except (OSError, ValueError):
-        return None
-
-
 def export_and_evaluate(network_id, checkpoint, method, workdir, settings, representative,
                         measure, required, log=print):
     """Convert (once), time (once per latency setting) and evaluate (once) each variant of
@@ -122,19 +113,19 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
     exported = {}
     for variant in variants(settings.variants):
         path = os.path.join(workdir, "tflite", f"{network_id}.{variant}.tflite")
-        converted = not os.path.exists(path)
+        converted = not io_lib.exists(path)
         if converted:
             io_lib.write_bytes(path, convert(model(), variant, representative))
             log(f"{network_id}: exported {os.path.relpath(path, workdir)}")
-        with open(path, "rb") as stream:
-            content = stream.read()
-        interpreter = litert.TFLiteModel(path, threads=settings.threads,
-                                         batch_size=settings.batch_size)
+        content = io_lib.read_bytes(path)  # the interpreter takes bytes: any gfile path
+        interpreter = litert.TFLiteModel(content, threads=settings.threads,
+                                         batch_size=settings.batch_size, name=path)
         facts_path = path[:-len(".tflite")] + ".json"
-        facts = {} if converted else _read_json(facts_path) or {}  # a new file: time it anew
+        facts = {} if converted else _stored_facts(facts_path)  # a new file: time it anew
         if "params" not in facts or facts.get("latency_settings") != latency_settings:
             facts = dict(_network_facts(model()), latency_settings=latency_settings,
-                         latency=measure_latency(path, settings) if settings.latency_runs else None)
+                         latency=measure_latency(content, settings)
+                         if settings.latency_runs else None)
             io_lib.write_json(facts_path, facts)
         outputs = evaluate.cached_outputs(
             os.path.join(workdir, "predictions", f"{network_id}.tflite-{variant}.npz"),
@@ -146,9 +137,18 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
     return exported
 
 
-def measure_latency(path, settings):
-    """{"batch_<n>": {median_ms, p90_ms}} per image at each of LATENCY_BATCHES."""
-    return {f"batch_{size}": litert.TFLiteModel(path, threads=settings.threads, batch_size=size)
+def _stored_facts(path):
+    """A file's stored facts, or {} when missing or unreadable (they are measured anew)."""
+    try:
+        return io_lib.read_json(path)
+    except (OSError, ValueError):
+        return {}
+
+
+def measure_latency(model, settings):
+    """{"batch_<n>": {median_ms, p90_ms}} per image at each of LATENCY_BATCHES of a
+    .tflite file (path or content)."""
+    return {f"batch_{size}": litert.TFLiteModel(model, threads=settings.threads, batch_size=size)
             .latency(settings.latency_runs if size == 1 else settings.latency_batch_runs,
                      settings.latency_warmup)
             for size in LATENCY_BATCHES}

@@ -1,6 +1,6 @@
 """A workdir on a tf.io.gfile file system (gs:// where available): tfprune.io writes,
-lists and reads a run's files there as it does locally, and a sweep's shard and its
-merge run on one. TensorFlow's ram:// file system stands in for a bucket: non-local,
+lists and reads a run's files there as it does locally, a sweep's shard and its merge
+run on one, and so does a run's TFLite export, its backups removed once used. TensorFlow's ram:// file system stands in for a bucket: non-local,
 reachable through tf.io.gfile only (within one process)."""
 import os
 
@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfprune import config as config_lib
 from tfprune import io as io_lib
-from tfprune import models, sweep
+from tfprune import models, pipeline, sweep
 
 
 def _files(root):
@@ -93,4 +93,27 @@ def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch)
                  "seed-0/results-wt.json"):
         assert path in files
     assert not any("/.tmp-" in f or f.startswith(".tmp-") for f in files)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = config_lib.base()
+    config.update_from_flattened_dict({
+        "train.epochs": 1, "train.batch_size": 64, "data.max_train_examples": 128,
+        "prune.ratios": (0.5,), "prune.retrain_epochs": 1, "prune.method": "ft",
+        "eval.corruptions": ("contrast",), "export.variants": ("float32", "int8"),
+        "export.latency_runs": 2, "export.latency_batch_runs": 1,
+        "export.latency_warmup": 0})
+    workdir = "ram://export/run"
+    results = pipeline.run(config, workdir, log=lambda _: None)
+
+    files = _files(workdir)
+    for network in ("parent", "ft-01"):
+        for variant in ("float32", "int8"):
+            assert f"tflite/{network}.{variant}.tflite" in files
+            assert f"predictions/{network}.tflite-{variant}.npz" in files
+    assert results["methods"]["ft"]["cycles"][0]["export"]["int8"]["latency"]["batch_1"]
+    assert not any(f.startswith("backup/") for f in files)  # each stage's backup removed
+    assert io_lib.read_json(f"{workdir}/results.json") == results
     assert os.listdir(tmp_path) == []

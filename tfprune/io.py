@@ -61,6 +61,25 @@ def isdir(path):
     return os.path.isdir(path) if is_local(path) else _tf().io.gfile.isdir(path)
 
 
+def remove_tree(path):
+    """Delete folder `path` and, while they are empty, its parent folders (a finished
+    stage's backup); nothing when it does not exist."""
+    if is_local(path):
+        shutil.rmtree(path, ignore_errors=True)
+        try:
+            os.removedirs(os.path.dirname(path))
+        except OSError:
+            pass  # a parent still holds something
+        return
+    gfile = _tf().io.gfile
+    if gfile.exists(path):
+        gfile.rmtree(path)
+    parent = os.path.dirname(path)
+    while "://" in parent and gfile.isdir(parent) and not gfile.listdir(parent):
+        gfile.rmtree(parent)
+        parent = os.path.dirname(parent)
+
+
 def listdir(path):
     """The names in folder `path`; [] when it does not exist."""
     if not isdir(path):

@@ -3,9 +3,7 @@
 Retraining rewinds the learning-rate schedule (Renda et al. 2020, as the study): the
 same schedule restarts, scaled to the retraining length.
 """
-import json
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -110,9 +108,8 @@ class BackupEveryEpoch(tf.keras.callbacks.BackupAndRestore):
         self.done = finished_epochs(backup_dir)
         self.history_path = os.path.join(backup_dir, "history.json")
         stored = {}
-        if self.done and os.path.exists(self.history_path):
-            with open(self.history_path) as stream:
-                stored = json.load(stream)
+        if self.done and io_lib.exists(self.history_path):
+            stored = io_lib.read_json(self.history_path)
         # The logs are written before the checkpoint: drop an epoch the checkpoint lacks.
         self.history = {key: values[: self.done] for key, values in stored.items()}
 
@@ -127,13 +124,8 @@ class BackupEveryEpoch(tf.keras.callbacks.BackupAndRestore):
 def discard_backup(backup_dir):
     """Remove a finished stage's backup, and its parent folders once they are empty
     (the chief's job, under multi_worker: the others read the backup it wrote)."""
-    if not strategy_lib.is_chief():
-        return
-    shutil.rmtree(backup_dir, ignore_errors=True)
-    try:
-        os.removedirs(os.path.dirname(backup_dir))
-    except OSError:
-        pass  # another stage's backup is still there
+    if strategy_lib.is_chief():
+        io_lib.remove_tree(backup_dir)
 
 
 def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",
