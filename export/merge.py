@@ -111,7 +111,7 @@ def table(results, device):
         lines.append(f"\n{method}: prune potential at delta = {results['delta']} points: "
                      f"Keras / TFLite on this host / TFLite on device {device!r} (conclusion "
                      "changes: more than one prune step apart)")
-        lines += results_lib._aligned(rows)
+        lines += results_lib.aligned(rows)
     for method, by_variant in entry["incomplete"].items():
         for variant, missing in by_variant.items():
             lines.append(f"{method} {variant}: no device prune potential (not evaluated on the "
@@ -134,7 +134,7 @@ def table(results, device):
                  f"({device_info['cpu']}, {entry['settings']['threads']} threads, "
                  f"{device_info['interpreter']['package']} "
                  f"{device_info['interpreter']['version']})")
-    lines += results_lib._aligned(rows)
+    lines += results_lib.aligned(rows)
     lines.append(f"predictions identical to this host's: {sum(identical)} of {len(identical)} "
                  "(file, distribution) pairs")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
-"""Shared test helpers: the repository root, the shared CIFAR-10 folder, and a
-comparison of results.json trees."""
+"""Shared test helpers: the repository root, the shared CIFAR-10 folder, the
+quickstart config, and a comparison of results.json trees."""
 import os
+import runpy
 
 import pytest
 
@@ -8,6 +9,11 @@ import tfprune  # noqa: F401  (before TensorFlow, in every test process)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CIFAR_DIR = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-batches-bin")
+
+
+def config_file(name):
+    """The get_config of configs/<name>.py, loaded by path as tfprune.run loads configs."""
+    return runpy.run_path(os.path.join(ROOT, "configs", f"{name}.py"))["get_config"]
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, config_file
 
 TINY = ["--config", "configs/quickstart.py", "--config.train.epochs=1",
         "--config.data.max_train_examples=256", "--config.prune.ratios=(0.3, 0.6)",
@@ -39,21 +39,12 @@ def _run(module, args, preexec_fn=None):
                           text=True, timeout=300, preexec_fn=preexec_fn)
 
 
-def _quickstart():
-    sys.path.insert(0, os.path.join(ROOT, "configs"))
-    try:
-        import quickstart
-    finally:
-        sys.path.pop(0)
-    return quickstart.get_config()
-
-
 def _run_in_process(args, capsys):
     """`python -m tfprune.run` on the quickstart config past its flag parsing: returns
     the exit code and what went to stderr."""
     from tfprune import pipeline
 
-    config, workdir = _quickstart(), None
+    config, workdir = config_file("quickstart")(), None
     for argument in args:
         if argument.startswith("--workdir="):
             workdir = argument[len("--workdir="):]

@@ -1,21 +1,11 @@
 """Bad configs are refused before any work, with one line naming the key and the fix."""
-import os
 import subprocess
 import sys
 
 import pytest
 
 from tfprune import config as config_lib
-from conftest import ROOT
-
-
-def _quickstart():
-    sys.path.insert(0, os.path.join(ROOT, "configs"))
-    try:
-        import quickstart
-    finally:
-        sys.path.pop(0)
-    return quickstart.get_config()
+from conftest import ROOT, config_file
 
 
 @pytest.mark.parametrize("key, value, expected", [
@@ -36,7 +26,7 @@ def _quickstart():
     ("prune.spacing", ("cubic(0.9, 0.1, 3)",), "cannot read 'cubic(0.9, 0.1, 3)'"),
 ])
 def test_validate_refuses_with_one_line(key, value, expected):
-    config = _quickstart()
+    config = config_file("quickstart")()
     section, name = key.split(".")
     config[section][name] = value
     with pytest.raises(config_lib.ConfigError) as error:
@@ -52,7 +42,7 @@ def test_unknown_key_in_a_config_file_fails_at_once():
 
 
 def test_shipped_configs_validate():
-    config_lib.validate(_quickstart())
+    config_lib.validate(config_file("quickstart")())
 
 
 def test_target_ratios_follow_torchprunes_spacing_and_split():
@@ -97,18 +87,14 @@ def test_cli_refuses_unknown_key_and_wrong_type(tmp_path):
 
 
 def test_resnet20_arguments_compose_and_unknown_ones_are_refused():
-    sys.path.insert(0, os.path.join(ROOT, "configs"))
-    try:
-        import resnet20
-    finally:
-        sys.path.pop(0)
-    quick_robust = resnet20.get_config("quick,robust")
+    resnet20 = config_file("resnet20")
+    quick_robust = resnet20("quick,robust")
     config_lib.validate(quick_robust)
     assert quick_robust.data.train_shift == "corruptions" and quick_robust.train.epochs == 10
     assert len(quick_robust.eval.corruptions) == 19
     held_out = quick_robust.eval.groups[1]
     assert held_out.startswith("held-out=cifar10_1,") and "fog_3" in held_out
     assert "snow_3" not in held_out  # a training corruption
-    config_lib.validate(resnet20.get_config(""))
+    config_lib.validate(resnet20(""))
     with pytest.raises(ValueError, match="unknown argument 'fast'"):
-        resnet20.get_config("fast")
+        resnet20("fast")

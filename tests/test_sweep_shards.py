@@ -5,13 +5,12 @@ and bad --shard values are refused in one line."""
 import json
 import os
 import re
-import runpy
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, results_differences
+from conftest import ROOT, config_file, results_differences
 from tfprune import config as config_lib
 from tfprune import sweep
 
@@ -30,7 +29,7 @@ CYCLE_LINE = re.compile(r"^\[(\w+)\] cycle 1/1: target", re.M)
 
 
 def _config():
-    config = runpy.run_path(os.path.join(ROOT, "configs", "quickstart.py"))["get_config"]()
+    config = config_file("quickstart")()
     config.update_from_flattened_dict(OVERRIDES)
     return config
 

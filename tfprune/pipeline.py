@@ -222,7 +222,7 @@ def run(config, workdir, log=print, only_method=None):
                                         config.seed + 1, only_method)
         reference = evaluator("reference", reference_path, parent["outputs"], tflite=False)
     networks = []
-    for method in [only_method] if only_method else config_lib.methods_of(config.prune):
+    for method in _methods(config, only_method):
         parent_accuracy = results_lib.accuracies(parent["outputs"], distributions)
         _log_scalars(workdir, method, 0, dict(
             prune_ratio=0.0, **{f"accuracy/{d}": a for d, a in parent_accuracy.items()}))
@@ -263,6 +263,11 @@ def run(config, workdir, log=print, only_method=None):
     return results
 
 
+def _methods(config, only_method):
+    """The methods this run prunes with: the config's, or a sweep unit's one."""
+    return [only_method] if only_method else config_lib.methods_of(config.prune)
+
+
 def _train_as_worker(config, workdir, log, only_method):
     """A non-chief worker of multi_worker training trains every network with the chief,
     in the same order (their collective ops pair up), reading which stages are finished
@@ -273,7 +278,7 @@ def _train_as_worker(config, workdir, log, only_method):
     if config.eval.reference_network:
         _train_network(config, dataset, workdir, log, "reference", config.seed + 1,
                        only_method)
-    for method in [only_method] if only_method else config_lib.methods_of(config.prune):
+    for method in _methods(config, only_method):
         for _ in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
                              dataset, config, workdir, log):
             pass

@@ -246,7 +246,7 @@ def table(results):
                  f"{tflite[name]:.1%}" if name in tflite else "n/a"] for name in parent]
         lines.append(f"\n{method}: accuracy (%) by prune ratio; prune potential (PP) at "
                      f"delta = {results['delta']} points")
-        lines += _aligned([header, *rows])
+        lines += aligned([header, *rows])
         for group, potential in summary["group_prune_potential"].items():
             lines.append(f"  group {group}: PP mean {potential['mean']:.1%}, "
                          f"min {potential['min']:.1%}")
@@ -255,8 +255,9 @@ def table(results):
     return "\n".join(lines)
 
 
-def _aligned(rows):
-    """Rows of cells as text lines: the first column left-aligned, the others right."""
+def aligned(rows):
+    """Rows of cells as text lines: the first column left-aligned, the others right
+    (every printed table of tfprune: results, sweeps, device results)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.rjust(w) if i else cell.ljust(w)
                       for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
@@ -279,7 +280,7 @@ def _export_tables(results):
         lines.append(f"\n{method}: prune potential Keras vs TFLite, per distribution and "
                      f"variant (delta = {results['delta']} points; * = more than one prune "
                      "step from Keras)")
-        lines += _aligned(rows)
+        lines += aligned(rows)
         lines.append("  conclusion holds: " + "; ".join(
             f"{variant} " + ("yes" if v["conclusion_holds"] else
                              f"no ({', '.join(v['differs_by_more_than_a_step'])})")
@@ -307,5 +308,5 @@ def _export_tables(results):
                  "distributions), latency per image (median; p90) at batch 1 and 64, "
                  "speed-up over the parent's file of the same variant, beside the FLOP "
                  "reduction (parent's multiply-accumulates over the network's)")
-    lines += _aligned(rows)
+    lines += aligned(rows)
     return lines

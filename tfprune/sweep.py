@@ -220,7 +220,7 @@ def table(merged):
                                            key=lambda item: item[0] != NOMINAL)]
         lines.append(f"\n{method}: prune potential (%) per seed, and mean +- std over "
                      f"{len(seeds)} seeds, at delta = {merged['delta']} points")
-        lines += results_lib._aligned(rows)
+        lines += results_lib.aligned(rows)
         for group, potential in entry["group_prune_potential"].items():
             lines.append(f"  group {group}: PP mean {_plus_minus(potential['mean'])}, "
                          f"min {_plus_minus(potential['min'])}")
