@@ -87,9 +87,11 @@ def deployable(model, method):
     return shrink.shrink(model) if method in methods.STRUCTURED else model
 
 
-def _network_facts(model):
-    """Parameters and multiply-accumulates per image of the converted Keras model."""
-    return dict(params=models.count_params(model), macs=flops.macs(model))
+def _network_facts(model, output_tile):
+    """Parameters and multiply-accumulates per image of the converted Keras model, the
+    latter also counted in the runtime's tiles of `output_tile` output channels."""
+    return dict(params=models.count_params(model), macs=flops.macs(model),
+                tiled_macs=flops.macs(model, output_tile=output_tile), output_tile=output_tile)
 
 
 def gzip_size(content):
@@ -101,7 +103,7 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
                         measure, required, log=print):
     """Convert (once), time (once per latency setting) and evaluate (once) each variant of
     `settings.variants` of a checkpoint: {variant: dict(file, size_bytes, gzip_bytes,
-    delegate, params, macs, latency, outputs)}.
+    delegate, params, macs, tiled_macs, output_tile, latency, outputs)}.
 
     `settings` is the run's `export` config; `representative` the calibration images;
     `measure(logits_of)` computes the run's outputs (see tfprune.evaluate) from a function
@@ -122,10 +124,14 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
                                          batch_size=settings.batch_size, name=path)
         facts_path = path[:-len(".tflite")] + ".json"
         facts = {} if converted else _stored_facts(facts_path)  # a new file: time it anew
-        if "params" not in facts or facts.get("latency_settings") != latency_settings:
-            facts = dict(_network_facts(model()), latency_settings=latency_settings,
-                         latency=measure_latency(content, settings)
-                         if settings.latency_runs else None)
+        stale_counts = facts.get("output_tile") != settings.output_tile
+        stale_latency = facts.get("latency_settings") != latency_settings
+        if stale_counts:
+            facts.update(_network_facts(model(), settings.output_tile))
+        if stale_latency:
+            facts.update(latency_settings=latency_settings, latency=measure_latency(
+                content, settings) if settings.latency_runs else None)
+        if stale_counts or stale_latency:
             io_lib.write_json(facts_path, facts)
         outputs = evaluate.cached_outputs(
             os.path.join(workdir, "predictions", f"{network_id}.tflite-{variant}.npz"),
@@ -165,6 +171,8 @@ def main(argv=None):
     flags.DEFINE_integer("latency_runs", None, "Timed batch-1 invokes per file (0 = no "
                          "latency); default: export.latency_runs. Files are timed again "
                          "when the threads or runs differ from their last timing.")
+    flags.DEFINE_integer("output_tile", None, "Output channels the target runtime computes "
+                         "at a time, for the tiled FLOP counts; default: export.output_tile.")
     flags.mark_flag_as_required("workdir")
 
     def run(_):
@@ -172,7 +180,8 @@ def main(argv=None):
         return pipeline.main_guarded(lambda: pipeline.run_stored(
             flags.FLAGS.workdir,
             variants=flags.FLAGS.variants and variants(flags.FLAGS.variants, "--variants"),
-            threads=flags.FLAGS.threads, latency_runs=flags.FLAGS.latency_runs))
+            threads=flags.FLAGS.threads, latency_runs=flags.FLAGS.latency_runs,
+            output_tile=flags.FLAGS.output_tile))
 
     app.run(run, argv=argv or sys.argv)
 

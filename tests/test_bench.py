@@ -26,6 +26,12 @@ def test_bench_writes_every_figure(tmp_path):
         figures["P3"]["forward_mflop_per_image"] / 1e3 * figures["P1"]["plain_best_images_per_s"]))
     pruned = figures["P5"]["ft0.5"]
     assert pruned["flop_reduction"] > 1 and pruned["latency_ms"] > 0 and pruned["speedup"] > 0
+    assert pruned["speedup_over_tiled_flop_reduction"] == pytest.approx(
+        pruned["speedup"] / pruned["tiled_flop_reduction"])
+    tile = figures["P5_tile"]
+    assert [int(count) for count in tile["latency_ms"]] == [1, 2, 4, 8, 12, 16, 17, 24, 32, 33]
+    assert all(ms > 0 for ms in tile["latency_ms"].values())
+    assert str(tile["tile"]) in tile["latency_ms"]
     assert figures["P5"]["parent_ms"] > 0
     assert "P6" not in figures
     training = figures["levers"]["training"]
@@ -34,6 +40,6 @@ def test_bench_writes_every_figure(tmp_path):
     assert all(rate["images_per_s"] > 0 for rate in training.values())
     assert set(figures["levers"]["tflite_batches"]) == {"batch_1", "batch_16", "batch_64",
                                                         "batch_256"}
-    for line in ("P1 ", "P3 training", "P3 inference", "P4 ", "P5 ", "lever jit_compile",
+    for line in ("P1 ", "P3 training", "P3 inference", "P4 ", "P5 ", "P5 tile", "lever jit_compile",
                  "lever TFLite batch_64"):
         assert line in result.stdout

@@ -60,6 +60,9 @@ def test_every_network_has_every_variant_with_sizes_latency_and_agreement(export
             # FT's networks ship physically shrunk: fewer parameters and MACs in the file.
             assert entry["params"] < parent["params"] and entry["macs"] < parent["macs"]
             assert entry["flop_reduction"] == pytest.approx(parent["macs"] / entry["macs"])
+            assert entry["output_tile"] == 16 and entry["tiled_macs"] >= entry["macs"]
+            assert entry["tiled_flop_reduction"] == pytest.approx(
+                parent["tiled_macs"] / entry["tiled_macs"])
 
 
 def test_method_summary_says_where_the_conclusion_holds(exported):
@@ -85,6 +88,8 @@ def test_printed_tables(exported):
     assert header.split() == ["distribution", "keras", *VARIANTS]
     assert "conclusion holds: float32 yes" in table
     assert "TFLite files: size" in table
+    files = next(line for line in table.splitlines() if line.startswith("network"))
+    assert files.split()[-4:] == ["FLOP", "red.", "tiled", "delegate"]
     rows = [line.split() for line in table.splitlines() if line.startswith(("parent", "ft "))]
     assert len(rows) == len(VARIANTS) * (1 + len(results["methods"]["ft"]["cycles"]))
 
@@ -127,3 +132,22 @@ def test_other_latency_settings_retime_the_files_but_keep_their_outputs(exported
         retimed = json.load(stream)["parent"]["export"]["float32"]
     assert retimed["latency"] == facts["latency"] != entry["latency"]
     assert retimed["accuracy"] == entry["accuracy"]
+
+
+def test_another_output_tile_recounts_without_retiming(exported):
+    workdir, results, _ = exported
+    facts_path = os.path.join(workdir, results["parent"]["export"]["float32"]["file"])[:-7] + ".json"
+    with open(facts_path) as stream:
+        before = json.load(stream)
+    timing = before["latency_settings"]
+    again = _run("export.tflite", f"--workdir={workdir}", "--variants=float32",
+                 "--output_tile=8", f"--latency_runs={timing['runs']}",
+                 f"--threads={timing['threads']}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    with open(os.path.join(workdir, "results.json")) as stream:
+        recounted = json.load(stream)
+    parent = recounted["parent"]["export"]["float32"]
+    assert parent["output_tile"] == 8 and parent["latency"] == before["latency"]
+    assert parent["macs"] == before["macs"] <= parent["tiled_macs"] <= before["tiled_macs"]
+    cycle = recounted["methods"]["ft"]["cycles"][-1]["export"]["float32"]
+    assert cycle["tiled_flop_reduction"] == pytest.approx(parent["tiled_macs"] / cycle["tiled_macs"])

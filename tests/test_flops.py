@@ -1,5 +1,6 @@
 """Multiply-accumulate counts against hand computations."""
 import numpy as np
+import pytest
 
 import tfprune  # noqa: F401
 import tensorflow as tf
@@ -36,3 +37,17 @@ def test_resnet20_costs_its_usual_41_million_macs():
                 + conv(16, 16, 32) + 5 * conv(16, 32, 32)
                 + conv(8, 32, 64) + 5 * conv(8, 64, 64) + 64 * 10)
     assert flops.macs(model) == expected == 40_551_040
+
+
+def test_tiled_macs_round_each_layers_outputs_up_to_the_tile():
+    """A runtime computing 16 output channels at a time pays for 16 where a layer has 3,
+    and for 32 where it has 17; only the output axis is rounded, not the inputs."""
+    inputs = tf.keras.Input((8, 8, 5))
+    x = L.Conv2D(3, 3, padding="same", use_bias=False)(inputs)
+    x = L.Conv2D(17, 1, use_bias=False)(x)
+    model = tf.keras.Model(inputs, L.Dense(16)(L.GlobalAveragePooling2D()(x)))
+    assert flops.macs(model) == 64 * (9 * 5 * 3) + 64 * (3 * 17) + 17 * 16
+    assert flops.macs(model, output_tile=16) == 64 * (9 * 5 * 16) + 64 * (3 * 32) + 17 * 16
+    assert flops.macs(model, output_tile=1) == flops.macs(model)
+    with pytest.raises(ValueError, match="nonzero_only"):
+        flops.macs(model, nonzero_only=True, output_tile=16)

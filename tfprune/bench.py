@@ -10,7 +10,9 @@ P4  throughput of evaluating the corruption suite from a warm cache / clean-test
     inference throughput (goal >= 0.8), and the one-time generation cost / one clean pass
 P5  batch-1 latency speed-up of a shrunk filter-pruned (FT) float32 TFLite model over its
     parent / its FLOP reduction (goal >= 0.8), as the study prunes (k = 1) and with every
-    layer keeping a multiple of k filters (--channel_multiple, SIMD-aligned)
+    layer keeping a multiple of k filters (--channel_multiple, SIMD-aligned); also over
+    the FLOP reduction counted in the runtime's output-channel tiles (tfprune.flops),
+    and the tile itself: the latency of one conv per number of filters
 P6  wall time of the offline quickstart in a fresh workdir (goal <= 180 s)
 Absolute images/s are printed beside each ratio, with the machine; --json writes them.
 P1 and P4 also give their ratio in CPU time of this process, which other jobs sharing
@@ -47,6 +49,10 @@ _LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 200, "P5: timed batch-1 run
 _CHANNEL_MULTIPLE = flags.DEFINE_integer(
     "channel_multiple", 8, "P5: also FT with a multiple of this many filters per layer "
     "(prune.channel_multiple); 1 = only the study's FT.", lower_bound=1)
+_OUTPUT_TILE = flags.DEFINE_integer(
+    "output_tile", config_lib.base().export.output_tile,
+    "P5: output channels the runtime computes at a time, for the tiled FLOP count.",
+    lower_bound=1)
 _LEVERS = flags.DEFINE_bool("levers", False, "Also measure each speed lever on and off: "
                             "batch vs per-image augmentation, XLA, TFLite batch sizes.")
 _TFLITE_IMAGES = flags.DEFINE_integer("tflite_images", 5000, "Images per TFLite batch-size run.")
@@ -225,6 +231,26 @@ def bench_flop_rate(model, images, train_rates, peak, batch_size=128):
                 inference_over_peak_cpu=inference_gflops[1] / peak[1])
 
 
+TILE_PROBE_FILTERS = (1, 2, 4, 8, 12, 16, 17, 24, 32, 33)
+
+
+def bench_output_tile(filters=TILE_PROBE_FILTERS, runs=200, rounds=5, threads=1):
+    """The runtime's output-channel tile, measured: batch-1 latency of a float32 TFLite
+    3x3 conv on 32x32x16 per number of filters (median over interleaved rounds), and the
+    largest number that costs no more than one filter does (within 15%)."""
+    inputs = tf.keras.Input((32, 32, 16))
+    interpreters = {count: litert.TFLiteModel(tflite.convert(tf.keras.Model(
+        inputs, tf.keras.layers.Conv2D(count, 3, padding="same")(inputs))), threads, 1)
+        for count in filters}
+    times = {count: [] for count in filters}
+    for _ in range(rounds):
+        for count, interpreter in interpreters.items():
+            times[count].append(interpreter.latency(max(runs // rounds, 1), 5)["median_ms"])
+    latency_ms = {count: float(np.median(times[count])) for count in filters}
+    tile = max(count for count in filters if latency_ms[count] <= 1.15 * latency_ms[filters[0]])
+    return dict(latency_ms=latency_ms, tile=tile, threads=threads)
+
+
 def ft_pruned(model, ratio, channel_multiple=1):
     """A copy of `model` FT-pruned to `ratio` of its parameters (each layer a multiple of
     `channel_multiple` filters), its dead channels' BN scale and shift zeroed, as a
@@ -247,8 +273,8 @@ def p5_name(ratio, channel_multiple):
     return f"ft{ratio:g}" + (f"_k{channel_multiple}" if channel_multiple > 1 else "")
 
 
-def bench_shrunk_latency(model, ratios, runs, channel_multiples=(1,), threads=1, rounds=10,
-                         warmup=5):
+def bench_shrunk_latency(model, ratios, runs, channel_multiples=(1,), output_tile=16,
+                         threads=1, rounds=10, warmup=5):
     """P5: batch-1 latency of shrunk FT-pruned float32 TFLite models (each ratio, each
     multiple of filters per layer) vs. the parent's: the median over `rounds` interleaved
     rounds of each model's median invoke time, and of the calling thread's CPU time per
@@ -269,13 +295,16 @@ def bench_shrunk_latency(model, ratios, runs, channel_multiples=(1,), threads=1,
             cpu_ms[name].append(1e3 * (time.thread_time() - started) / (count + warmup))
     parent_ms, parent_cpu_ms = (float(np.median(t["parent"])) for t in (medians, cpu_ms))
     parent_macs, parent_params = flops.macs(model), models.count_params(model)
-    result = dict(threads=threads, parent_ms=parent_ms, parent_images_per_s=1e3 / parent_ms,
+    parent_tiled_macs = flops.macs(model, output_tile=output_tile)
+    result = dict(threads=threads, output_tile=output_tile, parent_ms=parent_ms, parent_images_per_s=1e3 / parent_ms,
                   parent_cpu_ms=parent_cpu_ms)
     for ratio in ratios:
         for k in channel_multiples:
             name = p5_name(ratio, k)
             latency_ms, thread_ms = float(np.median(medians[name])), float(np.median(cpu_ms[name]))
             flop_reduction = parent_macs / flops.macs(networks[name])
+            tiled_reduction = parent_tiled_macs / flops.macs(networks[name],
+                                                             output_tile=output_tile)
             speedup, cpu_speedup = parent_ms / latency_ms, parent_cpu_ms / thread_ms
             result[name] = dict(
                 prune_ratio=ratio, channel_multiple=k,
@@ -283,6 +312,8 @@ def bench_shrunk_latency(model, ratios, runs, channel_multiples=(1,), threads=1,
                 latency_ms=latency_ms, images_per_s=1e3 / latency_ms, speedup=speedup,
                 cpu_ms=thread_ms, cpu_speedup=cpu_speedup, flop_reduction=flop_reduction,
                 speedup_over_flop_reduction=speedup / flop_reduction,
+                tiled_flop_reduction=tiled_reduction,
+                speedup_over_tiled_flop_reduction=speedup / tiled_reduction,
                 cpu_speedup_over_flop_reduction=cpu_speedup / flop_reduction)
     return result
 
@@ -308,10 +339,19 @@ def _print_p5(figures, ratios, channel_multiples):
                   "reduction: {speedup_over_flop_reduction:.2f} ({speedup:.2f}x vs "
                   "{flop_reduction:.2f}x; {latency_ms:.2f} ms = {images_per_s:.0f} images/s at "
                   "batch 1; goal >= 0.8); per thread CPU second "
-                  "{cpu_speedup_over_flop_reduction:.2f}; pruned {achieved_prune_ratio:.1%}"
+                  "{cpu_speedup_over_flop_reduction:.2f}; pruned {achieved_prune_ratio:.1%}; "
+                  "over the tiled FLOP reduction ({tiled_flop_reduction:.2f}x) "
+                  "{speedup_over_tiled_flop_reduction:.2f}"
                   .format(**figures[p5_name(ratio, k)]))
     print("P5 parent: {parent_ms:.2f} ms = {parent_images_per_s:.0f} images/s at batch 1 "
-          "({parent_cpu_ms:.2f} ms thread CPU), {threads} thread(s)".format(**figures))
+          "({parent_cpu_ms:.2f} ms thread CPU), {threads} thread(s); tiles of "
+          "{output_tile} output channels".format(**figures))
+
+
+def _print_tile(probe):
+    print("P5 tile: one 3x3 conv on 32x32x16 at batch 1, ms per number of filters: " + ", ".join(
+        f"{count}: {ms:.4f}" for count, ms in probe["latency_ms"].items())
+        + f"; {probe['tile']} filters cost what 1 does (within 15%)")
 
 
 def _print_levers(levers):
@@ -356,8 +396,11 @@ def main(argv):
           "suite); in CPU time {generation_over_clean_pass_cpu:.2f}".format(**figures["P4"]))
     ratios = [float(r) for r in _PRUNE_RATIOS.value]
     multiples = sorted({1, _CHANNEL_MULTIPLE.value})
-    figures["P5"] = bench_shrunk_latency(model, ratios, _LATENCY_RUNS.value, multiples)
+    figures["P5"] = bench_shrunk_latency(model, ratios, _LATENCY_RUNS.value, multiples,
+                                         _OUTPUT_TILE.value)
     _print_p5(figures["P5"], ratios, multiples)
+    figures["P5_tile"] = bench_output_tile(runs=_LATENCY_RUNS.value)
+    _print_tile(figures["P5_tile"])
     if _LEVERS.value:
         figures["levers"] = dict(
             training=bench_training_levers(model, images, labels, _TRAIN_STEPS.value,

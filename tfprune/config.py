@@ -108,6 +108,9 @@ def base():
         latency_runs=50,  # timed invokes per file at batch 1 (0 = no latency)
         latency_batch_runs=5,  # timed invokes per file at batch 64
         latency_warmup=5,  # untimed invokes before each timing
+        # Output channels the runtime computes at a time (XNNPACK float, this x86 machine:
+        # 16; tfprune.bench measures it): the FLOP reduction is also given counted so.
+        output_tile=16,
     )
     config.lock()
     return config
@@ -285,7 +288,8 @@ def validate(config):
     _check_range(config, "data.max_train_examples", 0)
     for key in ("train.epochs", "train.warmup_epochs", "prune.retrain_epochs", "prune.cycles"):
         _check_range(config, key, 0)
-    _check_range(config, "prune.channel_multiple", 1)
+    for key in ("prune.channel_multiple", "export.output_tile"):
+        _check_range(config, key, 1)
     for key in ("train.batch_size", "eval.batch_size", "train.lr", "train.lr_step_epochs",
                 "export.threads", "export.batch_size"):
         _check_range(config, key, 0, low_open=True)

@@ -4,23 +4,38 @@ The cost that pruning changes: BatchNorm folds into the preceding conv on export
 activations, pooling and biases are small next to the products. Counting only the
 non-zero kernel weights gives what an unstructured (sparse) network would cost if
 hardware skipped every zero; a physically shrunk network costs its dense count.
+
+Counting with an `output_tile` gives what a runtime computes that produces a layer's
+output channels in tiles of that many: XNNPACK's float convolutions and matmuls on this
+repository's x86 machine compute 16 at a time, so a conv with 1 filter takes as long as
+one with 16 (`python -m tfprune.bench`, P5 tile). The speed-up of a network pruned to
+narrow layers follows this count, not the nominal one.
 """
+import math
+
 import numpy as np
 
 from tfprune import wrappers
 
 
-def macs(model, nonzero_only=False):
+def macs(model, nonzero_only=False, output_tile=1):
     """Multiply-accumulates of one forward pass on one image.
 
     Each kernel weight is used once per output position: a Conv2D's H_out x W_out, a
     Dense's leading output axes (1 after global pooling). Output shapes come from the
-    graph, so the model needs a fixed input size.
+    graph, so the model needs a fixed input size. `output_tile` > 1 rounds each layer's
+    output channels up to a multiple of it (dense counts only).
     """
+    if nonzero_only and output_tile > 1:
+        raise ValueError("output_tile counts dense layers; it cannot go with nonzero_only")
     total = 0
     for node in wrappers.prunable_nodes(model):
         kernel = wrappers.unwrap(node).kernel.numpy()
         positions = int(np.prod(node.output.shape[1:-1]))
-        weights = np.count_nonzero(kernel) if nonzero_only else kernel.size
+        if nonzero_only:
+            weights = np.count_nonzero(kernel)
+        else:
+            outputs = kernel.shape[-1]
+            weights = kernel.size // outputs * math.ceil(outputs / output_tile) * output_tile
         total += positions * int(weights)
     return total

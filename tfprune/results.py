@@ -29,11 +29,13 @@ mapping from distribution name to value:
   export = {variant: file entry} per network (export.tflite.VARIANTS), file entry =
     {file, size_bytes, gzip_bytes, delegate, params and macs (per image) of the converted
      Keras model (the physically shrunk one for structured methods; dense counts),
-     latency (or null): {batch_1, batch_64: {median_ms, p90_ms} per image},
+     tiled_macs (output channels rounded up to a multiple of output_tile, as the runtime
+     computes them; tfprune.flops), latency (or null): {batch_1, batch_64: {median_ms,
+     p90_ms} per image},
      accuracy, ece, nll, agreement_with_keras, softmax_l2_to_parent: {dist},
      and for cycles: speedup_vs_parent (or null): {batch_1, batch_64} (the parent's
      median time over the cycle's, same variant), flop_reduction (the parent's macs over
-     the cycle's)},
+     the cycle's), tiled_flop_reduction (the same with tiled_macs)},
   tflite (or null) = export["float32"], as schema 1 first wrote it.
   export (top level; null when nothing was exported) = {variants: [variant],
     conclusion_holds: {variant: bool (for every method)}}.
@@ -119,14 +121,17 @@ def _export_entries(exported, keras_outputs, distributions):
 
 def _versus_parent(entry, parent_entry):
     """Speed-up (the parent's median time per image over the network's, per timed batch
-    size) and FLOP reduction (the parent's multiply-accumulates over the network's)."""
+    size) and FLOP reduction (the parent's multiply-accumulates over the network's,
+    nominal and as the runtime's tiles count them)."""
     latency, parent_latency = entry.get("latency"), parent_entry.get("latency")
     speedup = None
     if latency and parent_latency:
         speedup = {batch: parent_latency[batch]["median_ms"] / timing["median_ms"]
                    for batch, timing in latency.items() if batch in parent_latency}
-    return dict(speedup_vs_parent=speedup,
-                flop_reduction=parent_entry["macs"] / entry["macs"] if entry.get("macs") else None)
+    reduction = {f"{prefix}flop_reduction": parent_entry[key] / entry[key]
+                 if entry.get(key) and parent_entry.get(key) else None
+                 for prefix, key in (("", "macs"), ("tiled_", "tiled_macs"))}
+    return dict(speedup_vs_parent=speedup, **reduction)
 
 
 def _export_summary(cycles, parent_export, variant, keras_potential, delta):
@@ -289,7 +294,7 @@ def _export_tables(results):
         (f"{method} {c['prune_ratio']:.0%}", c)
         for method, summary in results["methods"].items() for c in summary["cycles"]]
     rows = [["network", "variant", "KB", "gzip KB", "params", "agree min", "b1 ms", "b1 p90",
-             "b64 ms/img", "speed-up b1", "speed-up b64", "FLOP red.", "delegate"]]
+             "b64 ms/img", "speed-up b1", "speed-up b64", "FLOP red.", "tiled", "delegate"]]
     for name, network in networks:
         for variant, entry in network["export"].items():
             latency = entry.get("latency") or {}
@@ -302,11 +307,13 @@ def _export_tables(results):
                                         ("batch_64", "median_ms"))),
                          *(f"{speedup[b]:.2f}x" if b in speedup else "" for b in
                            ("batch_1", "batch_64")),
-                         f"{entry['flop_reduction']:.2f}x" if entry.get("flop_reduction") else "",
+                         *(f"{entry[key]:.2f}x" if entry.get(key) else ""
+                           for key in ("flop_reduction", "tiled_flop_reduction")),
                          "xnnpack" if entry["delegate"].startswith("default") else "builtin"])
     lines.append("\nTFLite files: size, top-1 agreement with Keras (lowest over the "
                  "distributions), latency per image (median; p90) at batch 1 and 64, "
                  "speed-up over the parent's file of the same variant, beside the FLOP "
-                 "reduction (parent's multiply-accumulates over the network's)")
+                 "reduction (parent's multiply-accumulates over the network's; tiled: "
+                 "counted in the runtime's tiles of export.output_tile output channels)")
     lines += aligned(rows)
     return lines
