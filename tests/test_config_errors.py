@@ -24,6 +24,7 @@ from conftest import ROOT, config_file
     ("data.val_fraction", 1.0, "config.data.val_fraction: 1.0 is out of range; allowed: (0, 1)"),
     ("prune.spacing", ("geometric(0.9, 0.1)",), "needs three numbers"),
     ("prune.spacing", ("cubic(0.9, 0.1, 3)",), "cannot read 'cubic(0.9, 0.1, 3)'"),
+    ("export.output_tile", 0, "config.export.output_tile: 0 is out of range; allowed: [1, inf]"),
 ])
 def test_validate_refuses_with_one_line(key, value, expected):
     config = config_file("quickstart")()

@@ -47,7 +47,7 @@ _PRUNE_RATIOS = flags.DEFINE_list("prune_ratios", ["0.5", "0.7"],
                                   "P5: parameter prune ratios of the FT-pruned models.")
 _LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 200, "P5: timed batch-1 runs per model.")
 _CHANNEL_MULTIPLE = flags.DEFINE_integer(
-    "channel_multiple", 8, "P5: also FT with a multiple of this many filters per layer "
+    "channel_multiple", 16, "P5: also FT with a multiple of this many filters per layer "
     "(prune.channel_multiple); 1 = only the study's FT.", lower_bound=1)
 _OUTPUT_TILE = flags.DEFINE_integer(
     "output_tile", config_lib.base().export.output_tile,
