@@ -72,9 +72,9 @@ class TFLiteModel:
     def predict(self, images):
         return np.argmax(self.predict_logits(images), axis=-1).astype(np.int32)
 
-    def latency(self, runs, warmup):
-        """Milliseconds per image of one invoke on a full batch: median and p90 over `runs`
-        timed invokes after `warmup` untimed ones (caches, thread pools, lazy preparation)."""
+    def invoke_seconds(self, runs, warmup):
+        """Seconds of each of `runs` timed invokes on a full batch of random pixels, after
+        `warmup` untimed ones (caches, thread pools, lazy preparation)."""
         shape = [self.batch_size, *self._input["shape"][1:]]
         pixels = np.random.default_rng(0).integers(0, 256, shape).astype(np.float32)
         self._interpreter.set_tensor(self._input["index"], _quantize(pixels, self._input))
@@ -85,9 +85,19 @@ class TFLiteModel:
             started = time.perf_counter()
             self._interpreter.invoke()
             seconds.append(time.perf_counter() - started)
-        per_image_ms = 1000.0 * np.asarray(seconds) / self.batch_size
-        return dict(median_ms=float(np.median(per_image_ms)),
-                    p90_ms=float(np.percentile(per_image_ms, 90)))
+        return seconds
+
+    def latency(self, runs, warmup):
+        """Milliseconds per image of one invoke on a full batch: median and p90 over `runs`
+        timed invokes after `warmup` untimed ones."""
+        return per_image_latency(self.invoke_seconds(runs, warmup), self.batch_size)
+
+
+def per_image_latency(seconds, batch_size):
+    """{median_ms, p90_ms} per image of invokes that took `seconds` on batches of `batch_size`."""
+    per_image_ms = 1000.0 * np.asarray(seconds) / batch_size
+    return dict(median_ms=float(np.median(per_image_ms)),
+                p90_ms=float(np.percentile(per_image_ms, 90)))
 
 
 def _read(path):

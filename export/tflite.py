@@ -39,6 +39,7 @@ VARIANTS = ("float32", "float16", "dynamic_int8", "int8", "sparse", "sparse_int8
 INTEGER_VARIANTS = ("int8", "sparse_int8")  # need representative data
 REPRESENTATIVE_IMAGES = 256
 LATENCY_BATCHES = (1, 64)
+LATENCY_ROUNDS = 5  # interleaved rounds of a network's and its parent's timing
 
 
 def variants(names, key="config.export.variants"):
@@ -100,21 +101,24 @@ def gzip_size(content):
 
 
 def export_and_evaluate(network_id, checkpoint, method, workdir, settings, representative,
-                        measure, required, log=print):
+                        measure, required, parent_id=None, log=print):
     """Convert (once), time (once per latency setting) and evaluate (once) each variant of
     `settings.variants` of a checkpoint: {variant: dict(file, size_bytes, gzip_bytes,
-    delegate, params, macs, tiled_macs, output_tile, latency, outputs)}.
+    delegate, params, macs, tiled_macs, output_tile, latency, parent_latency, outputs)}.
 
     `settings` is the run's `export` config; `representative` the calibration images;
     `measure(logits_of)` computes the run's outputs (see tfprune.evaluate) from a function
-    that runs the network; `required` are the keys a stored result must hold.
+    that runs the network; `required` are the keys a stored result must hold. A pruned
+    network is timed interleaved with the file of the same variant of `parent_id` (exported
+    before it), whose time is its `parent_latency`: the speed-up is their ratio.
     """
     model = functools.cache(lambda: deployable(io_lib.load_model(checkpoint), method))
     latency_settings = dict(threads=settings.threads, runs=settings.latency_runs,
-                            batch_runs=settings.latency_batch_runs, warmup=settings.latency_warmup)
+                            batch_runs=settings.latency_batch_runs, warmup=settings.latency_warmup,
+                            rounds=LATENCY_ROUNDS, paired_with=parent_id)
     exported = {}
     for variant in variants(settings.variants):
-        path = os.path.join(workdir, "tflite", f"{network_id}.{variant}.tflite")
+        path = _file(workdir, network_id, variant)
         converted = not io_lib.exists(path)
         if converted:
             io_lib.write_bytes(path, convert(model(), variant, representative))
@@ -129,8 +133,11 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
         if stale_counts:
             facts.update(_network_facts(model(), settings.output_tile))
         if stale_latency:
-            facts.update(latency_settings=latency_settings, latency=measure_latency(
-                content, settings) if settings.latency_runs else None)
+            files = [content] + ([io_lib.read_bytes(_file(workdir, parent_id, variant))]
+                                 if parent_id else [])
+            latencies = measure_latency(files, settings) if settings.latency_runs else [None] * 2
+            facts.update(latency_settings=latency_settings, latency=latencies[0],
+                         parent_latency=latencies[1] if parent_id else None)
         if stale_counts or stale_latency:
             io_lib.write_json(facts_path, facts)
         outputs = evaluate.cached_outputs(
@@ -143,6 +150,10 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
     return exported
 
 
+def _file(workdir, network_id, variant):
+    return os.path.join(workdir, "tflite", f"{network_id}.{variant}.tflite")
+
+
 def _stored_facts(path):
     """A file's stored facts, or {} when missing or unreadable (they are measured anew)."""
     try:
@@ -151,13 +162,24 @@ def _stored_facts(path):
         return {}
 
 
-def measure_latency(model, settings):
-    """{"batch_<n>": {median_ms, p90_ms}} per image at each of LATENCY_BATCHES of a
-    .tflite file (path or content)."""
-    return {f"batch_{size}": litert.TFLiteModel(model, threads=settings.threads, batch_size=size)
-            .latency(settings.latency_runs if size == 1 else settings.latency_batch_runs,
-                     settings.latency_warmup)
-            for size in LATENCY_BATCHES}
+def measure_latency(files, settings):
+    """[{"batch_<n>": {median_ms, p90_ms}} per image at each of LATENCY_BATCHES] of each
+    .tflite file (path or content) of `files`, timed in LATENCY_ROUNDS interleaved rounds,
+    so that the machine's changes of speed hit them alike and their ratios hold."""
+    latencies = [{} for _ in files]
+    for size in LATENCY_BATCHES:
+        runs = settings.latency_runs if size == 1 else settings.latency_batch_runs
+        interpreters = [litert.TFLiteModel(file, threads=settings.threads, batch_size=size)
+                        for file in files]
+        seconds = [[] for _ in files]
+        for round_index in range(LATENCY_ROUNDS):
+            count = runs * (round_index + 1) // LATENCY_ROUNDS - runs * round_index // LATENCY_ROUNDS
+            for interpreter, times in zip(interpreters, seconds):
+                times += interpreter.invoke_seconds(
+                    count, settings.latency_warmup if round_index == 0 else 0)
+        for latency, times in zip(latencies, seconds):
+            latency[f"batch_{size}"] = litert.per_image_latency(times, size)
+    return latencies
 
 
 def main(argv=None):

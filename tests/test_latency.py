@@ -38,7 +38,19 @@ def test_latency_of_an_int8_file(tmp_path):
 def test_export_records_latency_at_each_batch_size(tflite_file):
     settings = ml_collections.ConfigDict(dict(threads=2, latency_runs=12, latency_batch_runs=2,
                                               latency_warmup=1))
-    latency = tflite.measure_latency(tflite_file, settings)
+    [latency] = tflite.measure_latency([tflite_file], settings)
     assert set(latency) == {f"batch_{size}" for size in tflite.LATENCY_BATCHES}
     for timing in latency.values():
         assert 0 < timing["median_ms"] <= timing["p90_ms"]
+
+
+def test_files_timed_together_share_rounds_so_equal_files_time_alike(tflite_file):
+    """A network and its parent are timed in interleaved rounds: the same file twice gives
+    nearly equal times (timed one after the other, a drift of the machine's speed would
+    show up as a speed-up)."""
+    settings = ml_collections.ConfigDict(dict(threads=1, latency_runs=200, latency_batch_runs=10,
+                                              latency_warmup=5))
+    first, second = tflite.measure_latency([tflite_file, tflite_file], settings)
+    for batch in first:
+        ratio = first[batch]["median_ms"] / second[batch]["median_ms"]
+        assert 0.8 < ratio < 1.25, (batch, ratio)

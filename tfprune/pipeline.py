@@ -158,7 +158,8 @@ class _Evaluator:
             exported = tflite_export.export_and_evaluate(
                 network_id, checkpoint, method, self.workdir, self.config.export,
                 tflite_export.representative_images(self.train_images, self.config.seed),
-                lambda logits_of: self._measure(logits_of, parent or outputs), self.required)
+                lambda logits_of: self._measure(logits_of, parent or outputs), self.required,
+                parent_id=None if parent is None else "parent")
         return dict(outputs=outputs, export=exported)
 
 

@@ -31,10 +31,11 @@ mapping from distribution name to value:
      Keras model (the physically shrunk one for structured methods; dense counts),
      tiled_macs (output channels rounded up to a multiple of output_tile, as the runtime
      computes them; tfprune.flops), latency (or null): {batch_1, batch_64: {median_ms,
-     p90_ms} per image},
+     p90_ms} per image}, parent_latency (cycles; or null): the parent's file of the same
+     variant, timed in the same interleaved rounds,
      accuracy, ece, nll, agreement_with_keras, softmax_l2_to_parent: {dist},
-     and for cycles: speedup_vs_parent (or null): {batch_1, batch_64} (the parent's
-     median time over the cycle's, same variant), flop_reduction (the parent's macs over
+     and for cycles: speedup_vs_parent (or null): {batch_1, batch_64} (parent_latency's
+     median over the cycle's), flop_reduction (the parent's macs over
      the cycle's), tiled_flop_reduction (the same with tiled_macs)},
   tflite (or null) = export["float32"], as schema 1 first wrote it.
   export (top level; null when nothing was exported) = {variants: [variant],
@@ -121,13 +122,14 @@ def _export_entries(exported, keras_outputs, distributions):
 
 def _versus_parent(entry, parent_entry):
     """Speed-up (the parent's median time per image over the network's, per timed batch
-    size) and FLOP reduction (the parent's multiply-accumulates over the network's,
-    nominal and as the runtime's tiles count them)."""
-    latency, parent_latency = entry.get("latency"), parent_entry.get("latency")
+    size, both timed in the same interleaved rounds) and FLOP reduction (the parent's
+    multiply-accumulates over the network's, nominal and as the runtime's tiles count
+    them)."""
+    latency, parent_latency = entry.get("latency"), entry.get("parent_latency")
     speedup = None
     if latency and parent_latency:
         speedup = {batch: parent_latency[batch]["median_ms"] / timing["median_ms"]
-                   for batch, timing in latency.items() if batch in parent_latency}
+                   for batch, timing in latency.items()}
     reduction = {f"{prefix}flop_reduction": parent_entry[key] / entry[key]
                  if entry.get(key) and parent_entry.get(key) else None
                  for prefix, key in (("", "macs"), ("tiled_", "tiled_macs"))}
