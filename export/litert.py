@@ -13,6 +13,7 @@ import numpy as np
 from ai_edge_litert import interpreter as litert
 
 TFLITE_IDENTIFIER = b"TFL3"
+LATENCY_ROUNDS = 5  # interleaved rounds of a network's and its parent's timing
 
 
 class TFLiteError(RuntimeError):
@@ -91,6 +92,20 @@ class TFLiteModel:
         """Milliseconds per image of one invoke on a full batch: median and p90 over `runs`
         timed invokes after `warmup` untimed ones."""
         return per_image_latency(self.invoke_seconds(runs, warmup), self.batch_size)
+
+
+def interleaved_latency(files, threads, batch_size, runs, warmup, rounds=LATENCY_ROUNDS):
+    """[{median_ms, p90_ms} per image] of each .tflite file (path or content) of `files`
+    at `batch_size`: `runs` timed invokes each, split over `rounds` rounds that take the
+    files in turn (after `warmup` untimed invokes each), so that the machine's changes of
+    speed hit them alike and the ratio of two files' times, a speed-up, holds."""
+    interpreters = [TFLiteModel(file, threads=threads, batch_size=batch_size) for file in files]
+    seconds = [[] for _ in files]
+    for round_index in range(rounds):
+        count = runs * (round_index + 1) // rounds - runs * round_index // rounds
+        for interpreter, times in zip(interpreters, seconds):
+            times += interpreter.invoke_seconds(count, warmup if round_index == 0 else 0)
+    return [per_image_latency(times, batch_size) for times in seconds]
 
 
 def per_image_latency(seconds, batch_size):

@@ -8,7 +8,9 @@ WORKDIR/devices/<device>.json and folded into results.json under devices.<device
 (atomically; tfprune.run folds them again when it rewrites results.json). Then, per
 method, distribution and variant, the prune potential as Keras, TFLite on this host and
 TFLite on the device compute it, flagging where the conclusion changes: potentials more
-than one prune step apart, the rule results.json's export summary uses.
+than one prune step apart, the rule results.json's export summary uses; then batch-1
+latencies, and each pruned network's speed-up over its parent on the host and on the
+device beside its FLOP reduction.
 """
 import os
 import re
@@ -137,7 +139,35 @@ def table(results, device):
     lines += results_lib.aligned(rows)
     lines.append(f"predictions identical to this host's: {sum(identical)} of {len(identical)} "
                  "(file, distribution) pairs")
+    lines += _speedup_table(results, networks, variants, device)
     return "\n".join(lines)
+
+
+def _speedup_table(results, networks, variants, device):
+    """Lines: each pruned network's batch-1 speed-up over the parent's file of the same
+    variant on this host and on the device, beside its FLOP reduction: the runtime's
+    kernels, which differ between CPUs, decide how much of the reduction is speed."""
+    exported = {Cycle(method, c["index"], c["target_ratio"], "").network_id: c.get("export") or {}
+                for method, summary in results["methods"].items() for c in summary["cycles"]}
+    rows = [["network", *variants, "FLOP red.", "tiled"]]
+    for network, measured in networks.items():
+        if network not in exported:
+            continue
+        on_host = exported[network]
+        cells = []
+        for variant in variants:
+            host = ((on_host.get(variant) or {}).get("speedup_vs_parent") or {}).get("batch_1")
+            on_device = measured.get(variant, {}).get("speedup_vs_parent")
+            cells.append((f"{host:.2f}x" if host else "n/a") + " / " +
+                         (f"{on_device:.2f}x" if on_device else "n/a"))
+        facts = next((entry for entry in on_host.values() if entry.get("flop_reduction")), {})
+        rows.append([network, *cells, *(f"{facts[k]:.2f}x" if facts.get(k) else "n/a"
+                                        for k in ("flop_reduction", "tiled_flop_reduction"))])
+    if len(rows) == 1:
+        return []
+    return [f"\nspeed-up over the parent's file of the same variant at batch 1: this host / "
+            f"{device!r}, beside the FLOP reduction (parent's multiply-accumulates over the "
+            "network's; tiled: in the host's export.output_tile)", *results_lib.aligned(rows)]
 
 
 def _file_name(device):

@@ -7,8 +7,10 @@ Needs Python 3.9+, numpy and a TFLite interpreter: ai-edge-litert or, where it h
 wheel, its predecessor tflite-runtime (whichever imports; the results say which). It
 verifies the kit's checksums, evaluates every model on every distribution in batches with
 the kit's copy of export/litert.py (the host's own evaluation code, so both compute the
-same thing), times each model at batch 1, and rewrites --out atomically after each model:
-rerun the same command after an interruption and it continues with the next model.
+same thing), times each model at batch 1 (a pruned network in interleaved rounds with
+its parent's file of the same variant, for its speed-up here), and rewrites --out
+atomically after each model: rerun the same command after an interruption and it
+continues with the next model.
 
 It never imports tfprune or TensorFlow; export.bundle and export.merge import it for the
 kit's formats and checksums.
@@ -160,8 +162,10 @@ def load_distribution(kit_dir, entry):
     return images, labels
 
 
-def evaluate_model(litert, kit_dir, model, distributions, settings):
-    """Accuracy and prediction digest per distribution, and batch-1 latency, of one model."""
+def evaluate_model(litert, kit_dir, model, distributions, settings, parent=None):
+    """Accuracy and prediction digest per distribution, and batch-1 latency, of one model;
+    a pruned network is timed together with `parent` (the kit's parent file of the same
+    variant), as the host times it, for its speed-up on this device."""
     started = time.time()
     path = os.path.join(kit_dir, model["file"])
     interpreter = litert.TFLiteModel(path, threads=settings["threads"],
@@ -172,10 +176,14 @@ def evaluate_model(litert, kit_dir, model, distributions, settings):
         predictions = interpreter.predict(images)
         accuracy[entry["name"]] = float(np.mean(predictions == labels))
         digests[entry["name"]] = predictions_digest(predictions)
-    latency = None
+    latency = parent_latency = speedup = None
     if settings["latency_runs"]:
-        latency = litert.TFLiteModel(path, threads=settings["threads"], batch_size=1).latency(
-            settings["latency_runs"], settings["latency_warmup"])
+        files = [path] + ([os.path.join(kit_dir, parent["file"])] if parent else [])
+        latency, *paired = litert.interleaved_latency(
+            files, settings["threads"], 1, settings["latency_runs"], settings["latency_warmup"])
+        if paired:
+            parent_latency = paired[0]
+            speedup = parent_latency["median_ms"] / latency["median_ms"]
     expected = model["expected"]
     return dict(network=model["network"], variant=model["variant"], sha256=model["sha256"],
                 delegate=interpreter.delegate, accuracy=accuracy, predictions_sha256=digests,
@@ -183,6 +191,7 @@ def evaluate_model(litert, kit_dir, model, distributions, settings):
                                    for d in digests},
                 host_accuracy={d: expected["accuracy"][d] for d in accuracy},
                 host_latency=expected.get("latency"), latency=latency,
+                parent_latency=parent_latency, speedup_vs_parent=speedup,
                 seconds=time.time() - started)
 
 
@@ -222,11 +231,16 @@ def run(kit_dir, out, threads, device, latency_runs=None, latency_warmup=None, l
     log(f"{device}: {len(manifest['models'])} models x {len(manifest['distributions'])} "
         f"distributions on {interpreter['package']} {interpreter['version']}, "
         f"{threads} threads" + (f"; {len(models)} models done before, kept" if models else ""))
+    parents = {m["variant"]: m for m in manifest["models"] if m["network"] == "parent"}
     for model in manifest["models"]:
         if model["id"] in models:
             continue
+        parent = parents.get(model["variant"]) if model["network"] != "parent" else None
+        if parent and "error" in models.get(parent["id"], {}):
+            parent = None  # this interpreter cannot run the parent: time the network alone
         try:
-            done = evaluate_model(litert, kit_dir, model, manifest["distributions"], settings)
+            done = evaluate_model(litert, kit_dir, model, manifest["distributions"], settings,
+                                  parent)
         except litert.TFLiteError as error:  # e.g. an op this interpreter version lacks
             done = dict(network=model["network"], variant=model["variant"],
                         sha256=model["sha256"], error=str(error))
@@ -239,6 +253,8 @@ def run(kit_dir, out, threads, device, latency_runs=None, latency_warmup=None, l
                 f"identical to the host's on {sum(done['identical_to_host'].values())} of "
                 f"{len(done['identical_to_host'])} distributions"
                 + (f", batch-1 latency {latency['median_ms']:.3f} ms" if latency else "")
+                + (f" ({done['speedup_vs_parent']:.2f}x the parent's speed)"
+                   if done["speedup_vs_parent"] else "")
                 + f" ({done['seconds']:.1f} s)")
     write_json(out, results)
     log(f"results: {out}; bring it back and run python -m export.merge --workdir RUN_DIR {out}")

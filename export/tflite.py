@@ -39,7 +39,6 @@ VARIANTS = ("float32", "float16", "dynamic_int8", "int8", "sparse", "sparse_int8
 INTEGER_VARIANTS = ("int8", "sparse_int8")  # need representative data
 REPRESENTATIVE_IMAGES = 256
 LATENCY_BATCHES = (1, 64)
-LATENCY_ROUNDS = 5  # interleaved rounds of a network's and its parent's timing
 
 
 def variants(names, key="config.export.variants"):
@@ -115,7 +114,7 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
     model = functools.cache(lambda: deployable(io_lib.load_model(checkpoint), method))
     latency_settings = dict(threads=settings.threads, runs=settings.latency_runs,
                             batch_runs=settings.latency_batch_runs, warmup=settings.latency_warmup,
-                            rounds=LATENCY_ROUNDS, paired_with=parent_id)
+                            rounds=litert.LATENCY_ROUNDS, paired_with=parent_id)
     exported = {}
     for variant in variants(settings.variants):
         path = _file(workdir, network_id, variant)
@@ -164,21 +163,15 @@ def _stored_facts(path):
 
 def measure_latency(files, settings):
     """[{"batch_<n>": {median_ms, p90_ms}} per image at each of LATENCY_BATCHES] of each
-    .tflite file (path or content) of `files`, timed in LATENCY_ROUNDS interleaved rounds,
-    so that the machine's changes of speed hit them alike and their ratios hold."""
+    .tflite file (path or content) of `files`, timed together in interleaved rounds
+    (litert.interleaved_latency), so that their ratios hold."""
     latencies = [{} for _ in files]
     for size in LATENCY_BATCHES:
         runs = settings.latency_runs if size == 1 else settings.latency_batch_runs
-        interpreters = [litert.TFLiteModel(file, threads=settings.threads, batch_size=size)
-                        for file in files]
-        seconds = [[] for _ in files]
-        for round_index in range(LATENCY_ROUNDS):
-            count = runs * (round_index + 1) // LATENCY_ROUNDS - runs * round_index // LATENCY_ROUNDS
-            for interpreter, times in zip(interpreters, seconds):
-                times += interpreter.invoke_seconds(
-                    count, settings.latency_warmup if round_index == 0 else 0)
-        for latency, times in zip(latencies, seconds):
-            latency[f"batch_{size}"] = litert.per_image_latency(times, size)
+        timed = litert.interleaved_latency(files, settings.threads, size, runs,
+                                           settings.latency_warmup)
+        for latency, timing in zip(latencies, timed):
+            latency[f"batch_{size}"] = timing
     return latencies
 
 

@@ -168,6 +168,13 @@ def test_device_figures_equal_the_hosts_and_merge_folds_them(run_dir, device_res
     result = _run(sys.executable, "-m", "export.merge", f"--workdir={run_dir}", path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Keras / TFLite on this host / TFLite on device 'test-device'" in result.stdout
+    speedups = result.stdout.split("speed-up over the parent's file of the same variant at "
+                                   "batch 1: this host / 'test-device'")[1].splitlines()
+    assert speedups[1].split() == ["network", "dynamic_int8", "float32", "FLOP", "red.", "tiled"]
+    rows = speedups[2:speedups.index("")]
+    assert [row.split()[0] for row in rows] == [
+        f"wt-{c['index']:02d}" for c in _results(run_dir)["methods"]["wt"]["cycles"]]
+    assert all(row.split()[-2:] == ["1.00x", "1.00x"] for row in rows)  # WT keeps its shape
     results = _results(run_dir)
     device = results["devices"][DEVICE]
     networks = {"parent": results["parent"],
@@ -179,6 +186,12 @@ def test_device_figures_equal_the_hosts_and_merge_folds_them(run_dir, device_res
             assert all(on_device["identical_to_host"].values()), (network, variant)
             assert on_device["accuracy"] == host["export"][variant]["accuracy"]
             assert on_device["latency"]["median_ms"] > 0
+            if network == "parent":
+                assert on_device["parent_latency"] is on_device["speedup_vs_parent"] is None
+            else:  # timed in the same rounds as the parent's file of the same variant
+                parent_ms = on_device["parent_latency"]["median_ms"]
+                assert on_device["speedup_vs_parent"] == pytest.approx(
+                    parent_ms / on_device["latency"]["median_ms"])
     potential = device["prune_potential"]["wt"]
     assert potential["float32"]["device"] == results["methods"]["wt"]["tflite_prune_potential"]
     for variant, exported in results["methods"]["wt"]["export"].items():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tfprune  # noqa: F401
+import tensorflow as tf
 
 from export import litert, tflite
 from tfprune import models
@@ -54,3 +55,17 @@ def test_files_timed_together_share_rounds_so_equal_files_time_alike(tflite_file
     for batch in first:
         ratio = first[batch]["median_ms"] / second[batch]["median_ms"]
         assert 0.8 < ratio < 1.25, (batch, ratio)
+
+
+def _conv_file(filters):
+    inputs = tf.keras.Input((32, 32, 16))
+    return tflite.convert(tf.keras.Model(
+        inputs, tf.keras.layers.Conv2D(filters, 3, padding="same")(inputs)))
+
+
+def test_a_cheaper_file_timed_with_its_parent_reads_faster():
+    """What the host and the device kit time a pruned network with: a conv with a quarter
+    of the parent's 64 filters (a quarter of its multiply-accumulates) is faster."""
+    network, parent = litert.interleaved_latency([_conv_file(16), _conv_file(64)], threads=1,
+                                                 batch_size=1, runs=100, warmup=5)
+    assert parent["median_ms"] / network["median_ms"] > 1.5

@@ -46,7 +46,9 @@ mapping from distribution name to value:
     run: {name, fingerprint}, distributions: [dist],
     networks: {network: {variant: {sha256, delegate, accuracy, host_accuracy,
       identical_to_host: {dist}, latency, host_latency: {median_ms, p90_ms} at batch 1,
-      seconds} (or {sha256, error} where the device could not run the file)}},
+      parent_latency (cycles; or null): the kit's parent file of the same variant, timed
+      on the device in the same interleaved rounds, speedup_vs_parent (or null): its
+      median over the network's, seconds} (or {sha256, error} where the device could not run the file)}},
     prune_potential: {method: {variant: {device, host: {dist}}}},
     incomplete: {method: {variant: [networks the device did not evaluate]}}}}.
 """
