@@ -16,7 +16,9 @@ install: $(STAMP)
 quickstart: install
 	$(PY) -m tfprune.run --config configs/quickstart.py --workdir workdirs/quickstart
 
+# Two workers, one test file each at a time (module fixtures stay in one process): the
+# suite alone keeps about one of the two cores busy.
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 include bazel.mk
