@@ -1,6 +1,7 @@
 """A workdir on a tf.io.gfile file system (gs:// where available): tfprune.io writes,
 lists and reads a run's files there as it does locally, a sweep's shard and its merge
-run on one, and so does a run's TFLite export, its backups removed once used. TensorFlow's ram:// file system stands in for a bucket: non-local,
+run on one, and so does a run's TFLite export, its backups removed once used, and the
+reports with their figures. TensorFlow's ram:// file system stands in for a bucket: non-local,
 reachable through tf.io.gfile only (within one process)."""
 import os
 
@@ -39,6 +40,11 @@ def test_json_arrays_and_keras_models_round_trip_on_ram_paths(tmp_path, monkeypa
     np.testing.assert_array_equal(
         io_lib.load_array(f"{root}/cache/contrast-3.npy", images.shape, np.uint8), images)
     assert io_lib.load_array(f"{root}/cache/contrast-3.npy", (3, 32, 32, 3), np.uint8) is None
+    np.testing.assert_array_equal(io_lib.open_array(f"{root}/cache/contrast-3.npy")[1], images[1])
+    io_lib.write_bytes(f"{root}/cache/stale.npy", b"old array")
+    io_lib.remove_file(f"{root}/cache/stale.npy")
+    io_lib.remove_file(f"{root}/cache/never-written.npy")  # nothing to do
+    assert not io_lib.exists(f"{root}/cache/stale.npy")
     outputs = {"nominal:pred": np.array([3, 1, 4], np.int32), "nominal:ece": np.float64(0.25)}
     io_lib.save_arrays(f"{root}/predictions/parent.keras.npz", outputs)
     loaded = io_lib.load_arrays(f"{root}/predictions/parent.keras.npz", ["nominal:pred"])
@@ -93,6 +99,14 @@ def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch)
                  "seed-0/results-wt.json"):
         assert path in files
     assert not any("/.tmp-" in f or f.startswith(".tmp-") for f in files)
+    # Each seed's report and its figures (the other seed overlaid), read from its cache too.
+    for seed in (0, 1):
+        report = io_lib.read_bytes(f"{workdir}/seed-{seed}/report.md").decode()
+        for figure in ("accuracy_groups.png", "corruption_samples.png"):
+            assert f"seed-{seed}/report/{figure}" in files
+            assert f"](report/{figure})" in report
+        assert f"- seed {seed}: {workdir}/seed-{seed}/report.md" in io_lib.read_bytes(
+            f"{workdir}/report.md").decode()
     assert os.listdir(tmp_path) == []
 
 
@@ -115,5 +129,6 @@ def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, 
             assert f"predictions/{network}.tflite-{variant}.npz" in files
     assert results["methods"]["ft"]["cycles"][0]["export"]["int8"]["latency"]["batch_1"]
     assert not any(f.startswith("backup/") for f in files)  # each stage's backup removed
+    assert {"report.md", "report/keras_vs_tflite.png"} <= set(files)
     assert io_lib.read_json(f"{workdir}/results.json") == results
     assert os.listdir(tmp_path) == []

@@ -181,6 +181,24 @@ def load_array(path, shape, dtype):
     return array if array.shape == tuple(shape) and array.dtype == dtype else None
 
 
+def open_array(path):
+    """An .npy file's array without its checks: memory-mapped when local (a reader wanting
+    one image of a cached set reads just that), read whole through tf.io.gfile otherwise."""
+    if is_local(path):
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    return np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
+
+
+def remove_file(path):
+    """Delete file `path`; nothing when it does not exist."""
+    if not exists(path):
+        return
+    if is_local(path):
+        os.unlink(path)
+    else:
+        _tf().io.gfile.remove(path)
+
+
 def _readable(path):
     """What np.load reads: a local path itself, a tf.io.gfile path's bytes."""
     return path if is_local(path) else io.BytesIO(read_bytes(path))

@@ -259,7 +259,7 @@ def run(config, workdir, log=print, only_method=None):
     io_lib.write_json(results_path(workdir, only_method), results)
     log(results_lib.table(results))
     log(f"\nresults: {results_path(workdir, only_method)}; "
-        f"report: {write_report(workdir) if not only_method else 'by the sweep merge'}; "
+        f"report: {report.write_report(workdir) if not only_method else 'by the sweep merge'}; "
         f"tensorboard --logdir {os.path.join(workdir, 'tensorboard')}")
     return results
 
@@ -283,14 +283,6 @@ def _train_as_worker(config, workdir, log, only_method):
         for _ in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
                              dataset, config, workdir, log):
             pass
-
-
-def write_report(workdir, compare=()):
-    """report.md of a local workdir (tfprune.report reads local folders only); else a note."""
-    if not io_lib.is_local(workdir):
-        return (f"none for {workdir} (not a local folder): copy it (e.g. gsutil -m cp -r) and "
-                "run python -m tfprune.report --workdir=<the copy>")
-    return report.write_report(workdir, compare)
 
 
 def cache_dir(config, workdir):

@@ -2,8 +2,9 @@
 
 Writes RUN_DIR/report.md and its figures (RUN_DIR/report/*.png) from the run's
 results.json alone, plus image 0 of each cached corrupted test set (RUN_DIR/cache, or
-the run's eval.cache_dir) for the corruption samples. Never imports TensorFlow:
-matplotlib (Agg), numpy and json only, so it takes seconds.
+the run's eval.cache_dir) for the corruption samples. A local run needs no TensorFlow:
+matplotlib (Agg), numpy and json only, so it takes seconds; a tf.io.gfile run directory
+(gs://, ram://) is read and written through tf.io.gfile (tfprune.io).
 
 `--compare` overlays other runs (seeds, configs): line style per run, and, where several
 runs share a method, their mean with a min-max band. Repeat the flag, or list the run
@@ -15,7 +16,6 @@ results.json give a report with notes, never an exception. Every file is written
 atomically.
 """
 import io
-import json
 import math
 import os
 import re
@@ -76,11 +76,10 @@ class Run:
 
 def _load_results(workdir):
     path = os.path.join(workdir, "results.json")
-    if not os.path.exists(path):
+    if not io_lib.exists(path):
         return None, f"`{path}` does not exist yet (the run has not finished its first evaluation)"
     try:
-        with open(path) as stream:
-            results = json.load(stream)
+        results = io_lib.read_json(path)
     except (OSError, ValueError) as error:
         return None, f"`{path}` is unreadable ({error})"
     if not isinstance(results, dict):
@@ -720,16 +719,16 @@ def _cache_images(run):
     config = _config(run.results)
     evaluation = _dict(config.get("eval"))
     cache_dir = evaluation.get("cache_dir") or os.path.join(run.workdir, "cache")
-    if not os.path.isabs(cache_dir) and not os.path.isdir(cache_dir):
+    if io_lib.is_local(cache_dir) and not os.path.isabs(cache_dir) and not os.path.isdir(cache_dir):
         cache_dir = os.path.join(run.workdir, cache_dir)
-    if not os.path.isdir(cache_dir):
+    if not io_lib.isdir(cache_dir):
         return {}, cache_dir
     dataset = _dict(_dict(run.results).get("dataset")).get("name") or \
         _dict(config.get("data")).get("name")
     seed = evaluation.get("corruption_seed")
     wanted = set(_distributions(run.results)) - {NOMINAL}
     matches = []
-    for file in sorted(os.listdir(cache_dir)):
+    for file in io_lib.listdir(cache_dir):
         found = CACHE_FILE.match(file)
         if not found or (dataset and found["dataset"] != dataset) or (
                 isinstance(seed, int) and int(found["seed"]) != seed) or (
@@ -745,9 +744,7 @@ def _cache_images(run):
         if found["fingerprint"] != fingerprint:
             continue
         try:
-            array = np.load(os.path.join(cache_dir, found.string), mmap_mode="r",
-                            allow_pickle=False)
-            image = np.asarray(array[0])
+            image = np.asarray(io_lib.open_array(os.path.join(cache_dir, found.string))[0])
         except (OSError, ValueError, IndexError):
             continue
         if image.ndim == 3 and image.shape[-1] == 1:
@@ -960,12 +957,13 @@ def _unique_names(workdirs):
 def write_report(workdir, compare=()) -> str:
     """Write `workdir`/report.md and its figures (in `workdir`/report/); return the path of
     report.md. `compare` lists other run directories to overlay."""
-    if not os.path.isdir(workdir):
+    if not io_lib.isdir(workdir):
         raise FileNotFoundError(f"--workdir={workdir} is not a directory")
     workdirs, seen = [], set()
     for path in (workdir, *compare):
-        if os.path.realpath(path) not in seen:
-            seen.add(os.path.realpath(path))
+        key = os.path.realpath(path) if io_lib.is_local(path) else path
+        if key not in seen:
+            seen.add(key)
             workdirs.append(path)
     runs = [Run(path, name, RUN_STYLES[i % len(RUN_STYLES)])
             for i, (path, name) in enumerate(zip(workdirs, _unique_names(workdirs)))]
@@ -1018,9 +1016,8 @@ def write_report(workdir, compare=()) -> str:
             if run.results is None:
                 lines += [f"Compared run {run.name} left out: {run.problem}.", ""]
     for file in FIGURES:  # figures of an earlier report that this one did not draw
-        stale = os.path.join(figure_dir, file)
-        if file not in written and os.path.exists(stale):
-            os.unlink(stale)
+        if file not in written:
+            io_lib.remove_file(os.path.join(figure_dir, file))
     path = os.path.join(workdir, "report.md")
     io_lib.write_bytes(path, ("\n".join(lines).rstrip() + "\n").encode())
     return path

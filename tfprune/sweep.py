@@ -39,7 +39,7 @@ import numpy as np
 
 from tfprune import config as config_lib
 from tfprune import io as io_lib
-from tfprune import pipeline
+from tfprune import pipeline, report
 from tfprune import results as results_lib
 from tfprune.distributions import NOMINAL
 
@@ -263,7 +263,7 @@ def merge(config, workdir, log=print):
         results = per_seed[seeds[0]]
         log(results_lib.table(results))
         log(f"\nresults: {pipeline.results_path(workdir)}; "
-            f"report: {pipeline.write_report(workdir)}")
+            f"report: {report.write_report(workdir)}")
         return results
     merged = dict(schema_version=results_lib.SCHEMA_VERSION,
                   sweep=dict(seeds=seeds, methods=methods,
@@ -272,7 +272,7 @@ def merge(config, workdir, log=print):
                   seeds={str(seed): results for seed, results in per_seed.items()},
                   across_seeds=_across_seeds(list(per_seed.values()), methods))
     io_lib.write_json(pipeline.results_path(workdir), merged)
-    seed_reports = {seed: pipeline.write_report(folder, [f for f in folders.values()
+    seed_reports = {seed: report.write_report(folder, [f for f in folders.values()
                                                          if f != folder])
                     for seed, folder in folders.items()}
     log(table(merged))
