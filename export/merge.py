@@ -70,8 +70,7 @@ def fold(results, device_results):
     potentials, incomplete = {}, {}
     for method, summary in results["methods"].items():
         cycles = summary["cycles"]
-        ids = ["parent", *(Cycle(method, c["index"], c["target_ratio"], "").network_id
-                           for c in cycles)]
+        ids = ["parent", *(_network_id(method, c) for c in cycles)]
         for variant in variants:
             measured = [networks.get(i, {}).get(variant, {}) for i in ids]
             missing = [i for i, m in zip(ids, measured) if "accuracy" not in m]
@@ -86,6 +85,11 @@ def fold(results, device_results):
     return dict(device=device_results["device"], settings=device_results["settings"],
                 run=device_results["run"], distributions=device_results["distributions"],
                 networks=networks, prune_potential=potentials, incomplete=incomplete)
+
+
+def _network_id(method, cycle):
+    """The network id (wt-01) of a cycle's summary in results.json."""
+    return Cycle(method, cycle["index"], cycle["target_ratio"], "").network_id
 
 
 def _steps_apart(potential, other, steps):
@@ -147,7 +151,7 @@ def _speedup_table(results, networks, variants, device):
     """Lines: each pruned network's batch-1 speed-up over the parent's file of the same
     variant on this host and on the device, beside its FLOP reduction: the runtime's
     kernels, which differ between CPUs, decide how much of the reduction is speed."""
-    exported = {Cycle(method, c["index"], c["target_ratio"], "").network_id: c.get("export") or {}
+    exported = {_network_id(method, c): c.get("export") or {}
                 for method, summary in results["methods"].items() for c in summary["cycles"]}
     rows = [["network", *variants, "FLOP red.", "tiled"]]
     for network, measured in networks.items():

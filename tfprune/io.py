@@ -184,9 +184,8 @@ def load_array(path, shape, dtype):
 def open_array(path):
     """An .npy file's array without its checks: memory-mapped when local (a reader wanting
     one image of a cached set reads just that), read whole through tf.io.gfile otherwise."""
-    if is_local(path):
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    return np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
+    return np.load(_readable(path), mmap_mode="r" if is_local(path) else None,
+                   allow_pickle=False)
 
 
 def remove_file(path):
