@@ -49,7 +49,7 @@ def test_files_timed_together_share_rounds_so_equal_files_time_alike(tflite_file
     """A network and its parent are timed in interleaved rounds: the same file twice gives
     nearly equal times (timed one after the other, a drift of the machine's speed would
     show up as a speed-up)."""
-    settings = ml_collections.ConfigDict(dict(threads=1, latency_runs=200, latency_batch_runs=10,
+    settings = ml_collections.ConfigDict(dict(threads=1, latency_runs=200, latency_batch_runs=40,
                                               latency_warmup=5))
     first, second = tflite.measure_latency([tflite_file, tflite_file], settings)
     for batch in first:
