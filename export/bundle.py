@@ -17,6 +17,7 @@ The kit is one .tar.gz holding one directory (named after --out) with
 """
 import datetime
 import glob
+import hashlib
 import json
 import os
 import platform
@@ -41,19 +42,24 @@ def run_fingerprint(workdir):
     """sha256 of the run's parent checkpoint: every network of a run descends from it,
     and another run, even of the same config, trains another parent."""
     path = os.path.join(workdir, "checkpoints", "parent.keras")
-    if not os.path.isfile(path):
+    if not io_lib.exists(path):
         raise config_lib.ConfigError(f"{path} is missing; --workdir must be a tfprune.run "
                                      "workdir whose parent is trained")
-    return runner.sha256_of(path)
+    return sha256_of(path)
+
+
+def sha256_of(path):
+    """runner.sha256_of for a file of the workdir, which may be on any tf.io.gfile path."""
+    return hashlib.sha256(io_lib.read_bytes(path)).hexdigest()
 
 
 def exported(workdir):
     """{(network, variant): path} of the files WORKDIR/tflite/<network>.<variant>.tflite."""
     found = {}
-    for path in glob.glob(os.path.join(workdir, "tflite", "*.tflite")):
-        network, _, variant = os.path.basename(path)[:-len(".tflite")].partition(".")
-        if variant:
-            found[(network, variant)] = path
+    for name in io_lib.listdir(os.path.join(workdir, "tflite")):
+        network, _, variant = name.removesuffix(".tflite").partition(".")
+        if name.endswith(".tflite") and variant:
+            found[(network, variant)] = os.path.join(workdir, "tflite", name)
     return dict(sorted(found.items(), key=lambda item: (item[0][0] != "parent", item[0])))
 
 
@@ -77,8 +83,8 @@ def _expected(workdir, network, variant, distributions):
             f"{path} is missing or lacks some distributions; evaluate the exported files "
             f"first: python -m export.tflite --workdir {workdir} --variants {variant}")
     try:
-        with open(os.path.join(workdir, "tflite", f"{network}.{variant}.json")) as stream:
-            latency = (json.load(stream).get("latency") or {}).get("batch_1")
+        facts = io_lib.read_json(os.path.join(workdir, "tflite", f"{network}.{variant}.json"))
+        latency = (facts.get("latency") or {}).get("batch_1")
     except (OSError, ValueError):
         latency = None  # not timed on the host
     return dict(accuracy={d: metrics.accuracy(stored[f"{d}:pred"], distributions[d].labels)
@@ -97,7 +103,8 @@ def _kit_name(out):
 
 
 def build(workdir, out, variants=None, distribution_names=None, log=print):
-    """Write the kit of the run in `workdir` to `out` (atomically); returns its manifest."""
+    """Write the kit of the run in `workdir` to `out` (atomically; either may be a
+    tf.io.gfile path); returns its manifest."""
     config = pipeline.stored_config(workdir)
     fingerprint = run_fingerprint(workdir)
     files = exported(workdir)
@@ -105,6 +112,8 @@ def build(workdir, out, variants=None, distribution_names=None, log=print):
         raise config_lib.ConfigError(f"{os.path.join(workdir, 'tflite')} holds no .tflite files; "
                                      f"export first: python -m export.tflite --workdir {workdir}")
     chosen_variants = _chosen(variants, sorted({v for _, v in files}), "variants")
+    contents = {key: io_lib.read_bytes(path) for key, path in files.items()
+                if key[1] in chosen_variants}
     dataset = data.load(config.data, config.seed)
     available, _ = distributions_lib.build(dataset, config.eval, config.data,
                                            pipeline.cache_dir(config, workdir), log)
@@ -125,10 +134,10 @@ def build(workdir, out, variants=None, distribution_names=None, log=print):
         distributions=[dict(name=name, file=f"data/{name}.npz", size=len(d.labels),
                             source=d.source) for name, d in distributions.items()],
         models=[dict(id=f"{network}.{variant}", network=network, variant=variant,
-                     file=f"models/{network}.{variant}.tflite", sha256=runner.sha256_of(path),
-                     size_bytes=os.path.getsize(path),
+                     file=f"models/{network}.{variant}.tflite",
+                     sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content),
                      expected=_expected(workdir, network, variant, distributions))
-                for (network, variant), path in files.items() if variant in chosen_variants])
+                for (network, variant), content in contents.items()])
     with tempfile.TemporaryDirectory() as staging:
         kit = os.path.join(staging, _kit_name(out))
         os.makedirs(os.path.join(kit, "data"))
@@ -139,8 +148,8 @@ def build(workdir, out, variants=None, distribution_names=None, log=print):
                                 images=np.asarray(distribution.images, np.uint8),
                                 labels=np.asarray(distribution.labels))
         for model in manifest["models"]:
-            shutil.copyfile(files[(model["network"], model["variant"])],
-                            os.path.join(kit, model["file"]))
+            with open(os.path.join(kit, model["file"]), "wb") as stream:
+                stream.write(contents[(model["network"], model["variant"])])
         for module in ("runner.py", runner.EVALUATION_MODULE):
             shutil.copyfile(os.path.join(EXPORT_DIR, module), os.path.join(kit, module))
         manifest["files"] = {
@@ -152,11 +161,10 @@ def build(workdir, out, variants=None, distribution_names=None, log=print):
         archive = os.path.join(staging, "kit.tar.gz")
         with tarfile.open(archive, "w:gz") as tar:
             tar.add(kit, arcname=os.path.basename(kit))
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        shutil.move(archive, out + ".partial")
-        os.replace(out + ".partial", out)
+        size_bytes = os.path.getsize(archive)
+        io_lib.publish(archive, out)
     name = _kit_name(out)
-    log(f"kit: {out} ({os.path.getsize(out) / 1e6:.1f} MB): {len(manifest['models'])} models "
+    log(f"kit: {out} ({size_bytes / 1e6:.1f} MB): {len(manifest['models'])} models "
         f"({', '.join(chosen_variants)}) x {len(distributions)} distributions of run "
         f"{manifest['run']['name']}\non the device: tar xzf {os.path.basename(out)} && "
         f"python3 {name}/runner.py {name} --threads 4 --out device_results.json\nback here: "

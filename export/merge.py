@@ -51,7 +51,7 @@ def check_same_run(workdir, device_results, path):
     files = bundle.exported(workdir)
     for model in device_results["models"].values():
         local = files.get((model["network"], model["variant"]))
-        if local is None or runner.sha256_of(local) != model["sha256"]:
+        if local is None or bundle.sha256_of(local) != model["sha256"]:
             raise config_lib.ConfigError(
                 f"{path}: {model['network']}.{model['variant']}.tflite is no longer the file "
                 f"of {workdir} that the kit packed (exported again since); build a new kit "

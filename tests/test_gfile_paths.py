@@ -1,9 +1,12 @@
 """A workdir on a tf.io.gfile file system (gs:// where available): tfprune.io writes,
-lists and reads a run's files there as it does locally, a sweep's shard and its merge
-run on one, and so does a run's TFLite export, its backups removed once used, and the
-reports with their figures. TensorFlow's ram:// file system stands in for a bucket: non-local,
+lists and reads a run's files there as it does locally, and moves a run aside (--fresh).
+A sweep's shard and its merge run on one, and so do a run's TFLite export (its backups
+removed once used), the reports with their figures, and the device kit: built from the
+run, and its results merged back into it. TensorFlow's ram:// file system stands in for a bucket: non-local,
 reachable through tf.io.gfile only (within one process)."""
+import io
 import os
+import tarfile
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import pytest
 import tfprune  # noqa: F401
 import tensorflow as tf
 
+from export import bundle, merge, runner
 from tfprune import config as config_lib
 from tfprune import io as io_lib
 from tfprune import models, pipeline, sweep
@@ -69,8 +73,14 @@ def test_json_arrays_and_keras_models_round_trip_on_ram_paths(tmp_path, monkeypa
     assert io_lib.listdir(root) == ["cache", "checkpoints", "config.json", "predictions"]
     assert io_lib.isdir(f"{root}/cache") and not io_lib.isdir(f"{root}/config.json")
     assert os.listdir(tmp_path) == []
-    with pytest.raises(io_lib.WorkdirError, match="not a local folder"):
-        io_lib.move_aside(root)
+
+    # --fresh moves the run aside, every file with it (ram:// renames a folder's name only).
+    before = {name: io_lib.read_bytes(f"{root}/{name}") for name in _files(root)}
+    moved = io_lib.move_aside(root)
+    assert moved.startswith(f"{root}.old-")
+    assert {name: io_lib.read_bytes(f"{moved}/{name}") for name in _files(moved)} == before
+    assert not any(io_lib.exists(f"{root}/{name}") for name in before)
+    assert io_lib.move_aside("ram://round-trip/never-written") is None
 
 
 def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch):
@@ -132,3 +142,21 @@ def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, 
     assert {"report.md", "report/keras_vs_tflite.png"} <= set(files)
     assert io_lib.read_json(f"{workdir}/results.json") == results
     assert os.listdir(tmp_path) == []
+
+    # The device kit: built from the ram:// run onto ram://, run locally as on a device,
+    # its results merged back into the ram:// run.
+    manifest = bundle.build(workdir, f"{workdir}/kits/kit.tar.gz", variants=["int8"],
+                            log=lambda _: None)
+    assert [m["id"] for m in manifest["models"]] == ["parent.int8", "ft-01.int8"]
+    with tarfile.open(fileobj=io.BytesIO(io_lib.read_bytes(f"{workdir}/kits/kit.tar.gz"))) as tar:
+        tar.extractall(tmp_path / "device", filter="data")
+    device_results = str(tmp_path / "device" / "results.json")
+    runner.run(str(tmp_path / "device" / "kit"), device_results, threads=1, device="ram-test",
+               log=lambda _: None)
+    merged = merge.merge(workdir, [device_results], log=lambda _: None)
+    assert io_lib.read_json(f"{workdir}/results.json")["devices"] == merged["devices"]
+    on_device = merged["devices"]["ram-test"]
+    assert {network: set(variants) for network, variants in on_device["networks"].items()} == {
+        "parent": {"int8"}, "ft-01": {"int8"}}
+    assert set(on_device["prune_potential"]["ft"]) == {"int8"}
+    assert "devices/ram-test.json" in _files(workdir)

@@ -141,19 +141,43 @@ def _atomic(path, write):
 def _atomic_gfile(path, write):
     """The content is built in memory and written to a uniquely named temporary beside
     `path`, then renamed onto it: readers see the old file or the whole new one."""
-    tf = _tf()
     buffer = io.BytesIO()
     write(buffer)
+
+    def put(temporary):
+        with _tf().io.gfile.GFile(temporary, "wb") as stream:
+            stream.write(buffer.getvalue())
+
+    _gfile_replace(path, put)
+
+
+def _gfile_replace(path, put):
+    """`put(temporary)` writes a temporary beside tf.io.gfile `path`, renamed onto it."""
+    tf = _tf()
     directory, name = path.rstrip("/").rsplit("/", 1)
     temporary = f"{directory}/.tmp-{uuid.uuid4().hex}-{name}"
     try:
         tf.io.gfile.makedirs(directory)
-        with tf.io.gfile.GFile(temporary, "wb") as stream:
-            stream.write(buffer.getvalue())
+        put(temporary)
         tf.io.gfile.rename(temporary, path, overwrite=True)
     except tf.errors.OpError as error:
         if tf.io.gfile.exists(temporary):
             tf.io.gfile.remove(temporary)
+        raise _unwritable(path, error) from error
+
+
+def publish(local_file, path):
+    """Move a finished local file to `path` (any tf.io.gfile path too), atomically: a
+    reader of `path` finds the old file or the whole new one, never a part."""
+    if not is_local(path):
+        _gfile_replace(path, lambda temporary: _tf().io.gfile.copy(local_file, temporary))
+        os.remove(local_file)
+        return
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        shutil.move(local_file, path + ".partial")
+        os.replace(path + ".partial", path)
+    except OSError as error:
         raise _unwritable(path, error) from error
 
 
@@ -251,18 +275,43 @@ def load_model(path):
 def move_aside(path):
     """Rename `path` to PATH.old-<time> (never deleting it); returns the new name, or None
     when there is nothing at `path`."""
-    if not is_local(path):
-        raise WorkdirError(f"cannot move {path} aside (not a local folder); move it with its "
-                           "storage's own tools (e.g. gsutil mv) or use a new --workdir")
-    if not os.path.lexists(path):
+    if not exists(path):
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    target, number = f"{path.rstrip(os.sep)}.old-{stamp}", 1
-    while os.path.lexists(target):
+    target, number = f"{path.rstrip('/')}.old-{stamp}", 1
+    while exists(target):
         number += 1
-        target = f"{path.rstrip(os.sep)}.old-{stamp}-{number}"
-    os.rename(path, target)
+        target = f"{path.rstrip('/')}.old-{stamp}-{number}"
+    if is_local(path):
+        os.rename(path, target)
+    else:
+        _copy_then_remove(path.rstrip("/"), target)
     return target
+
+
+def _copy_then_remove(path, target):
+    """Move a tf.io.gfile folder file by file: a folder's gfile.rename is no move everywhere
+    (ram:// renames the folder and drops its files; object stores have no folders). The
+    originals are removed once every copy exists, by name (rmtree on ram:// also deletes
+    PATH.old-*); an empty folder may stay behind where the file system keeps folders."""
+    gfile = _tf().io.gfile
+    try:
+        if not gfile.isdir(path):
+            gfile.rename(path, target)
+            return
+        moved = []
+        for folder, _, names in gfile.walk(path):
+            destination = target + folder.rstrip("/")[len(path):]
+            gfile.makedirs(destination)
+            for name in names:
+                gfile.copy(f"{folder.rstrip('/')}/{name}", f"{destination}/{name}")
+                moved.append(f"{folder.rstrip('/')}/{name}")
+        for original in moved:
+            gfile.remove(original)
+    except _tf().errors.OpError as error:
+        raise WorkdirError(f"cannot move {path} aside to {target} ({_reason(error)}); no file "
+                           "is lost (each is in one or both): finish the move with the "
+                           "storage's own tools (e.g. gsutil mv), or use a new --workdir") from error
 
 
 def save_arrays(path, arrays):
