@@ -275,13 +275,14 @@ def load_model(path):
 def move_aside(path):
     """Rename `path` to PATH.old-<time> (never deleting it); returns the new name, or None
     when there is nothing at `path`."""
-    if not exists(path):
+    present = os.path.lexists if is_local(path) else exists
+    if not present(path):
         return None
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target, number = f"{path.rstrip('/')}.old-{stamp}", 1
-    while exists(target):
+    base = f"{path.rstrip('/')}.old-{time.strftime('%Y%m%d-%H%M%S')}"
+    target, number = base, 1
+    while present(target):
         number += 1
-        target = f"{path.rstrip('/')}.old-{stamp}-{number}"
+        target = f"{base}-{number}"
     if is_local(path):
         os.rename(path, target)
     else:
@@ -301,11 +302,12 @@ def _copy_then_remove(path, target):
             return
         moved = []
         for folder, _, names in gfile.walk(path):
-            destination = target + folder.rstrip("/")[len(path):]
+            folder = folder.rstrip("/")
+            destination = target + folder[len(path):]
             gfile.makedirs(destination)
             for name in names:
-                gfile.copy(f"{folder.rstrip('/')}/{name}", f"{destination}/{name}")
-                moved.append(f"{folder.rstrip('/')}/{name}")
+                gfile.copy(f"{folder}/{name}", f"{destination}/{name}")
+                moved.append(f"{folder}/{name}")
         for original in moved:
             gfile.remove(original)
     except _tf().errors.OpError as error:

@@ -48,7 +48,8 @@ mapping from distribution name to value:
       identical_to_host: {dist}, latency, host_latency: {median_ms, p90_ms} at batch 1,
       parent_latency (cycles; or null): the kit's parent file of the same variant, timed
       on the device in the same interleaved rounds, speedup_vs_parent (or null): its
-      median over the network's, seconds} (or {sha256, error} where the device could not run the file)}},
+      median over the network's, seconds} (or {sha256, error} where the device could not
+      run the file)}},
     prune_potential: {method: {variant: {device, host: {dist}}}},
     incomplete: {method: {variant: [networks the device did not evaluate]}}}}.
 """

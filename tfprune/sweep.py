@@ -273,7 +273,7 @@ def merge(config, workdir, log=print):
                   across_seeds=_across_seeds(list(per_seed.values()), methods))
     io_lib.write_json(pipeline.results_path(workdir), merged)
     seed_reports = {seed: report.write_report(folder, [f for f in folders.values()
-                                                         if f != folder])
+                                                       if f != folder])
                     for seed, folder in folders.items()}
     log(table(merged))
     log(f"\nresults: {pipeline.results_path(workdir)}; "
