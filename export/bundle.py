@@ -33,7 +33,8 @@ from export import runner
 from tfprune import config as config_lib
 from tfprune import data, metrics, pipeline
 from tfprune import distributions as distributions_lib
-from tfprune import io as io_lib
+from tfprune import storage
+from tfprune import errors
 
 EXPORT_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -42,21 +43,21 @@ def run_fingerprint(workdir):
     """sha256 of the run's parent checkpoint: every network of a run descends from it,
     and another run, even of the same config, trains another parent."""
     path = os.path.join(workdir, "checkpoints", "parent.keras")
-    if not io_lib.exists(path):
-        raise config_lib.ConfigError(f"{path} is missing; --workdir must be a tfprune.run "
+    if not storage.exists(path):
+        raise errors.ConfigError(f"{path} is missing; --workdir must be a tfprune.run "
                                      "workdir whose parent is trained")
     return sha256_of(path)
 
 
 def sha256_of(path):
     """runner.sha256_of for a file of the workdir, which may be on any tf.io.gfile path."""
-    return hashlib.sha256(io_lib.read_bytes(path)).hexdigest()
+    return hashlib.sha256(storage.read_bytes(path)).hexdigest()
 
 
 def exported(workdir):
     """{(network, variant): path} of the files WORKDIR/tflite/<network>.<variant>.tflite."""
     found = {}
-    for name in io_lib.listdir(os.path.join(workdir, "tflite")):
+    for name in storage.listdir(os.path.join(workdir, "tflite")):
         network, _, variant = name.removesuffix(".tflite").partition(".")
         if name.endswith(".tflite") and variant:
             found[(network, variant)] = os.path.join(workdir, "tflite", name)
@@ -68,7 +69,7 @@ def _chosen(requested, available, flag):
         return list(available)
     unknown = [name for name in requested if name not in available]
     if unknown:
-        raise config_lib.ConfigError(f"--{flag}: {unknown[0]!r} is not in the run; "
+        raise errors.ConfigError(f"--{flag}: {unknown[0]!r} is not in the run; "
                                      f"available: {', '.join(available)}")
     return [name for name in available if name in requested]
 
@@ -77,13 +78,13 @@ def _expected(workdir, network, variant, distributions):
     """What the host measured for one file: accuracy and prediction digest per
     distribution (from its cached predictions), and its batch-1 latency if timed."""
     path = os.path.join(workdir, "predictions", f"{network}.tflite-{variant}.npz")
-    stored = io_lib.load_arrays(path, [f"{d}:pred" for d in distributions])
+    stored = storage.load_arrays(path, [f"{d}:pred" for d in distributions])
     if stored is None:
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             f"{path} is missing or lacks some distributions; evaluate the exported files "
             f"first: python -m export.tflite --workdir {workdir} --variants {variant}")
     try:
-        facts = io_lib.read_json(os.path.join(workdir, "tflite", f"{network}.{variant}.json"))
+        facts = storage.read_json(os.path.join(workdir, "tflite", f"{network}.{variant}.json"))
         latency = (facts.get("latency") or {}).get("batch_1")
     except (OSError, ValueError):
         latency = None  # not timed on the host
@@ -109,10 +110,10 @@ def build(workdir, out, variants=None, distribution_names=None, log=print):
     fingerprint = run_fingerprint(workdir)
     files = exported(workdir)
     if not files:
-        raise config_lib.ConfigError(f"{os.path.join(workdir, 'tflite')} holds no .tflite files; "
+        raise errors.ConfigError(f"{os.path.join(workdir, 'tflite')} holds no .tflite files; "
                                      f"export first: python -m export.tflite --workdir {workdir}")
     chosen_variants = _chosen(variants, sorted({v for _, v in files}), "variants")
-    contents = {key: io_lib.read_bytes(path) for key, path in files.items()
+    contents = {key: storage.read_bytes(path) for key, path in files.items()
                 if key[1] in chosen_variants}
     dataset = data.load(config.data, config.seed)
     available, _ = distributions_lib.build(dataset, config.eval, config.data,
@@ -162,7 +163,7 @@ def build(workdir, out, variants=None, distribution_names=None, log=print):
         with tarfile.open(archive, "w:gz") as tar:
             tar.add(kit, arcname=os.path.basename(kit))
         size_bytes = os.path.getsize(archive)
-        io_lib.publish(archive, out)
+        storage.publish(archive, out)
     name = _kit_name(out)
     log(f"kit: {out} ({size_bytes / 1e6:.1f} MB): {len(manifest['models'])} models "
         f"({', '.join(chosen_variants)}) x {len(distributions)} distributions of run "

@@ -19,9 +19,10 @@ import sys
 import tfprune  # noqa: F401
 from export import bundle, runner
 from tfprune import config as config_lib
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import results as results_lib
 from tfprune.cascade import Cycle
+from tfprune import errors
 
 DEVICES_DIR = "devices"
 
@@ -31,9 +32,9 @@ def load(path):
         device_results = runner.read_json(path, "device results",
                                           "bring back the --out file of runner.py")
     except runner.KitError as error:
-        raise config_lib.ConfigError(str(error)) from error
+        raise errors.ConfigError(str(error)) from error
     if device_results.get("format") != runner.RESULTS_FORMAT:
-        raise config_lib.ConfigError(f"{path}: not results of runner.py (format "
+        raise errors.ConfigError(f"{path}: not results of runner.py (format "
                                      f"{device_results.get('format')!r}, expected "
                                      f"{runner.RESULTS_FORMAT}); pass the file its --out wrote")
     return device_results
@@ -44,7 +45,7 @@ def check_same_run(workdir, device_results, path):
     fingerprint = bundle.run_fingerprint(workdir)
     run = device_results["run"]
     if run["fingerprint"] != fingerprint:
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             f"{path} comes from a kit of another run ({run['name']}, parent "
             f"{run['fingerprint'][:12]}), not of {workdir} (parent {fingerprint[:12]}); "
             "merge it into the workdir its kit was built from")
@@ -52,7 +53,7 @@ def check_same_run(workdir, device_results, path):
     for model in device_results["models"].values():
         local = files.get((model["network"], model["variant"]))
         if local is None or bundle.sha256_of(local) != model["sha256"]:
-            raise config_lib.ConfigError(
+            raise errors.ConfigError(
                 f"{path}: {model['network']}.{model['variant']}.tflite is no longer the file "
                 f"of {workdir} that the kit packed (exported again since); build a new kit "
                 "with python -m export.bundle and run it again")
@@ -183,12 +184,12 @@ def stored_devices(workdir, results, log=print):
     run's; others are left out with a note)."""
     devices = {}
     folder = os.path.join(workdir, DEVICES_DIR)
-    names = io_lib.listdir(folder) if io_lib.isdir(folder) else []
+    names = storage.listdir(folder) if storage.isdir(folder) else []
     for path in [os.path.join(folder, name) for name in names if name.endswith(".json")]:
         try:
             device_results = load(path)
             check_same_run(workdir, device_results, path)
-        except config_lib.ConfigError as error:
+        except errors.ConfigError as error:
             log(f"devices: left out: {error}")
             continue
         devices[device_results["device"]["name"]] = fold(results, device_results)
@@ -199,9 +200,9 @@ def merge(workdir, paths, log=print):
     """Fold each device results file into the run's results.json; returns the results."""
     path = os.path.join(workdir, "results.json")
     try:
-        results = io_lib.read_json(path)
+        results = storage.read_json(path)
     except (OSError, ValueError) as error:
-        raise config_lib.ConfigError(f"{path} is missing or unreadable ({error}); finish the "
+        raise errors.ConfigError(f"{path} is missing or unreadable ({error}); finish the "
                                      "run first (python -m tfprune.run)") from error
     checked = []
     for device_path in paths:
@@ -210,10 +211,10 @@ def merge(workdir, paths, log=print):
         checked.append(device_results)
     for device_results in checked:
         name = device_results["device"]["name"]
-        io_lib.write_json(os.path.join(workdir, DEVICES_DIR, f"{_file_name(name)}.json"),
+        storage.write_json(os.path.join(workdir, DEVICES_DIR, f"{_file_name(name)}.json"),
                           device_results)
         results.setdefault("devices", {})[name] = fold(results, device_results)
-    io_lib.write_json(path, results)
+    storage.write_json(path, results)
     for device_results in checked:
         log(table(results, device_results["device"]["name"]))
     log(f"\nresults: {path} (devices: {', '.join(results['devices'])})")

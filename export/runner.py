@@ -66,7 +66,7 @@ def read_json(path, what, fix):
 
 
 def write_json(path, payload):
-    """Write JSON atomically (tfprune.io is not on the device)."""
+    """Write JSON atomically (tfprune.storage is not on the device)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")

@@ -33,7 +33,8 @@ import tensorflow as tf
 from export import litert, shrink
 from tfprune import config as config_lib
 from tfprune import evaluate, flops, methods, models
-from tfprune import io as io_lib
+from tfprune import storage
+from tfprune import errors
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8", "sparse", "sparse_int8")
 INTEGER_VARIANTS = ("int8", "sparse_int8")  # need representative data
@@ -49,10 +50,10 @@ def variants(names, key="config.export.variants"):
     names = [n.strip() for n in names if n.strip()]
     for name in names:
         if name not in (*VARIANTS, "all"):
-            raise config_lib.ConfigError(f"{key}: unknown variant {name!r}; allowed: all, "
+            raise errors.ConfigError(f"{key}: unknown variant {name!r}; allowed: all, "
                                          f"{', '.join(VARIANTS)}")
     if not names:
-        raise config_lib.ConfigError(f"{key}: is empty; allowed: all, {', '.join(VARIANTS)}")
+        raise errors.ConfigError(f"{key}: is empty; allowed: all, {', '.join(VARIANTS)}")
     return tuple(v for v in VARIANTS if v in names or "all" in names)
 
 
@@ -111,18 +112,18 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
     network is timed interleaved with the file of the same variant of `parent_id` (exported
     before it), whose time is its `parent_latency`: the speed-up is their ratio.
     """
-    model = functools.cache(lambda: deployable(io_lib.load_model(checkpoint), method))
+    model = functools.cache(lambda: deployable(storage.load_model(checkpoint), method))
     latency_settings = dict(threads=settings.threads, runs=settings.latency_runs,
                             batch_runs=settings.latency_batch_runs, warmup=settings.latency_warmup,
                             rounds=litert.LATENCY_ROUNDS, paired_with=parent_id)
     exported = {}
     for variant in variants(settings.variants):
         path = _file(workdir, network_id, variant)
-        converted = not io_lib.exists(path)
+        converted = not storage.exists(path)
         if converted:
-            io_lib.write_bytes(path, convert(model(), variant, representative))
+            storage.write_bytes(path, convert(model(), variant, representative))
             log(f"{network_id}: exported {os.path.relpath(path, workdir)}")
-        content = io_lib.read_bytes(path)  # the interpreter takes bytes: any gfile path
+        content = storage.read_bytes(path)  # the interpreter takes bytes: any gfile path
         interpreter = litert.TFLiteModel(content, threads=settings.threads,
                                          batch_size=settings.batch_size, name=path)
         facts_path = path[:-len(".tflite")] + ".json"
@@ -132,13 +133,13 @@ def export_and_evaluate(network_id, checkpoint, method, workdir, settings, repre
         if stale_counts:
             facts.update(_network_facts(model(), settings.output_tile))
         if stale_latency:
-            files = [content] + ([io_lib.read_bytes(_file(workdir, parent_id, variant))]
+            files = [content] + ([storage.read_bytes(_file(workdir, parent_id, variant))]
                                  if parent_id else [])
             latencies = measure_latency(files, settings) if settings.latency_runs else [None] * 2
             facts.update(latency_settings=latency_settings, latency=latencies[0],
                          parent_latency=latencies[1] if parent_id else None)
         if stale_counts or stale_latency:
-            io_lib.write_json(facts_path, facts)
+            storage.write_json(facts_path, facts)
         outputs = evaluate.cached_outputs(
             os.path.join(workdir, "predictions", f"{network_id}.tflite-{variant}.npz"),
             lambda: measure(interpreter.predict_logits), required)
@@ -156,7 +157,7 @@ def _file(workdir, network_id, variant):
 def _stored_facts(path):
     """A file's stored facts, or {} when missing or unreadable (they are measured anew)."""
     try:
-        return io_lib.read_json(path)
+        return storage.read_json(path)
     except (OSError, ValueError):
         return {}
 

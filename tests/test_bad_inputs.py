@@ -432,8 +432,8 @@ def test_planted_pickles_in_a_workdir_are_never_unpickled(tmp_path):
     np.save(cache, payload, allow_pickle=True)
     predictions = str(tmp_path / "predictions.npz")
     np.savez(predictions, **{"nominal:pred": payload})
-    assert io_lib.load_array(cache, (1,), object) is None
-    assert io_lib.load_arrays(predictions, ["nominal:pred"]) is None
+    assert storage.load_array(cache, (1,), object) is None
+    assert storage.load_arrays(predictions, ["nominal:pred"]) is None
     recomputed = evaluate.cached_outputs(
         predictions, lambda: {"nominal:pred": np.zeros(3, np.int32)}, ["nominal:pred"])
     assert recomputed["nominal:pred"].tolist() == [0, 0, 0]

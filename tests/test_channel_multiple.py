@@ -10,6 +10,7 @@ import tensorflow as tf
 from export import shrink
 from tfprune import bench, cascade, methods, models, structure, wrappers
 from tfprune import config as config_lib
+from tfprune import errors
 
 L = tf.keras.layers
 K = 8
@@ -133,7 +134,7 @@ def test_default_k_is_the_study_method(resnet20, images, aligned, method):
 def test_a_multiple_below_one_is_refused_in_one_line(value):
     config = config_lib.base()
     config.prune.channel_multiple = value
-    with pytest.raises(config_lib.ConfigError) as error:
+    with pytest.raises(errors.ConfigError) as error:
         config_lib.validate(config)
     assert str(error.value) == (f"config.prune.channel_multiple: {value} is out of range; "
                                 "allowed: [1, inf]")

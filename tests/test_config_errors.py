@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tfprune import config as config_lib
+from tfprune import errors
 from conftest import ROOT, config_file
 
 
@@ -30,7 +31,7 @@ def test_validate_refuses_with_one_line(key, value, expected):
     config = config_file("quickstart")()
     section, name = key.split(".")
     config[section][name] = value
-    with pytest.raises(config_lib.ConfigError) as error:
+    with pytest.raises(errors.ConfigError) as error:
         config_lib.validate(config)
     message = str(error.value)
     assert expected in message and "\n" not in message

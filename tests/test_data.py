@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tfprune import config as config_lib, data
+from tfprune import errors
 
 
 def _data_config(**values):
@@ -40,12 +41,12 @@ def test_cifar10_binary_folder_reads_real_data(cifar_dir):
 def test_cifar10_file_of_wrong_size_is_refused(tmp_path):
     (tmp_path / "data_batch_1.bin").write_bytes(b"\x01" * 3073 * 2)
     (tmp_path / "test_batch.bin").write_bytes(b"\x01" * 3000)
-    with pytest.raises(data.DataError, match="not a whole number of CIFAR-10 records"):
+    with pytest.raises(errors.DataError, match="not a whole number of CIFAR-10 records"):
         data.load(_data_config(name="cifar10", dir=str(tmp_path)), seed=0)
 
 
 def test_cifar10_missing_folder_names_data_dir(tmp_path):
-    with pytest.raises(data.DataError, match="data.dir="):
+    with pytest.raises(errors.DataError, match="data.dir="):
         data.load(_data_config(name="cifar10", dir=str(tmp_path / "nowhere")), seed=0)
 
 
@@ -53,7 +54,7 @@ def test_cifar10_offline_without_folder_fails_within_5_seconds(tmp_path):
     if data._reachable("www.cs.toronto.edu"):
         pytest.skip("online: tensorflow-datasets would download CIFAR-10")
     started = time.time()
-    with pytest.raises(data.DataError, match="--config.data.dir"):
+    with pytest.raises(errors.DataError, match="--config.data.dir"):
         data.load(_data_config(name="cifar10", tfds_data_dir=str(tmp_path)), seed=0)
     assert time.time() - started < 5
 

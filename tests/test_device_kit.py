@@ -19,6 +19,7 @@ from conftest import ROOT
 from export import bundle, merge, runner
 from tfprune import config as config_lib
 from tfprune import data, pipeline
+from tfprune import errors
 
 RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=3",
        "--config.prune.spacing=('geometric(0.6, 0.2, 2)',)", "--config.prune.retrain_epochs=1",
@@ -263,7 +264,7 @@ def test_merge_refuses_results_of_another_run_or_of_files_exported_again(
         run_dir, other_run, device_results, tmp_path):
     path, measured = device_results
     before = open(os.path.join(other_run, "results.json")).read()
-    with pytest.raises(config_lib.ConfigError, match="comes from a kit of another run"):
+    with pytest.raises(errors.ConfigError, match="comes from a kit of another run"):
         merge.merge(other_run, [path])
     assert open(os.path.join(other_run, "results.json")).read() == before
     assert not os.path.exists(os.path.join(other_run, "devices"))
@@ -272,16 +273,16 @@ def test_merge_refuses_results_of_another_run_or_of_files_exported_again(
     stale_path = str(tmp_path / "stale.json")
     with open(stale_path, "w") as stream:
         json.dump(stale, stream)
-    with pytest.raises(config_lib.ConfigError, match="exported again since"):
+    with pytest.raises(errors.ConfigError, match="exported again since"):
         merge.merge(run_dir, [stale_path])
 
 
 def test_bundle_names_what_is_available_for_an_unknown_variant_or_distribution(run_dir, tmp_path):
     out = str(tmp_path / "kit.tar.gz")
-    with pytest.raises(config_lib.ConfigError,
+    with pytest.raises(errors.ConfigError,
                        match="--variants: 'int4' is not in the run; available: dynamic_int8, "
                              "float32"):
         bundle.build(run_dir, out, variants=["int4"])
-    with pytest.raises(config_lib.ConfigError, match="--distributions: 'fog_5' is not in the run"):
+    with pytest.raises(errors.ConfigError, match="--distributions: 'fog_5' is not in the run"):
         bundle.build(run_dir, out, distribution_names=["fog_5"])
     assert not os.path.exists(out)

@@ -7,6 +7,7 @@ import pytest
 
 from tfprune import config as config_lib, data, distributions
 from tfprune.data import Dataset
+from tfprune import errors
 
 
 def _dataset(name="digits"):
@@ -83,6 +84,6 @@ def test_tfds_source_offline_fails_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_reachable", lambda host, **_: False)
     config = _config(corruptions=("fog",), corruption_source="tfds")
     config.data.tfds_data_dir = str(tmp_path / "tfds")
-    with pytest.raises(data.DataError, match="corruption_source=generated"):
+    with pytest.raises(errors.DataError, match="corruption_source=generated"):
         distributions.build(_dataset("cifar10"), config.eval, config.data, str(tmp_path),
                             lambda _: None)

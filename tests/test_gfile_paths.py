@@ -1,4 +1,4 @@
-"""A workdir on a tf.io.gfile file system (gs:// where available): tfprune.io writes,
+"""A workdir on a tf.io.gfile file system (gs:// where available): tfprune.storage writes,
 lists and reads a run's files there as it does locally, and moves a run aside (--fresh).
 A sweep's shard and its merge run on one, and so do a run's TFLite export (its backups
 removed once used), the reports with their figures, and the device kit: built from the
@@ -16,8 +16,9 @@ import tensorflow as tf
 
 from export import bundle, merge, runner
 from tfprune import config as config_lib
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import models, pipeline, sweep
+from tfprune import errors
 
 
 def _files(root):
@@ -28,59 +29,59 @@ def _files(root):
 def test_json_arrays_and_keras_models_round_trip_on_ram_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a path mistaken for a local one would appear here
     root = "ram://round-trip/run"
-    assert not io_lib.is_local(root) and io_lib.is_local("workdirs/run")
-    assert not io_lib.exists(root) and io_lib.listdir(root) == []
+    assert not storage.is_local(root) and storage.is_local("workdirs/run")
+    assert not storage.exists(root) and storage.listdir(root) == []
 
-    io_lib.write_json(f"{root}/config.json", {"seed": 0, "prune": {"ratios": [0.5]}})
-    io_lib.write_json(f"{root}/config.json", {"seed": 1})  # replaced whole
-    assert io_lib.read_json(f"{root}/config.json") == {"seed": 1}
+    storage.write_json(f"{root}/config.json", {"seed": 0, "prune": {"ratios": [0.5]}})
+    storage.write_json(f"{root}/config.json", {"seed": 1})  # replaced whole
+    assert storage.read_json(f"{root}/config.json") == {"seed": 1}
     with tf.io.gfile.GFile(f"{root}/config.json") as stream:  # really on ram://
         assert stream.read() == '{\n  "seed": 1\n}\n'
     with pytest.raises(OSError, match="missing.json"):
-        io_lib.read_json(f"{root}/missing.json")
+        storage.read_json(f"{root}/missing.json")
 
     images = np.arange(2 * 32 * 32 * 3, dtype=np.uint8).reshape(2, 32, 32, 3)
-    io_lib.save_array(f"{root}/cache/contrast-3.npy", images)
+    storage.save_array(f"{root}/cache/contrast-3.npy", images)
     np.testing.assert_array_equal(
-        io_lib.load_array(f"{root}/cache/contrast-3.npy", images.shape, np.uint8), images)
-    assert io_lib.load_array(f"{root}/cache/contrast-3.npy", (3, 32, 32, 3), np.uint8) is None
-    np.testing.assert_array_equal(io_lib.open_array(f"{root}/cache/contrast-3.npy")[1], images[1])
-    io_lib.write_bytes(f"{root}/cache/stale.npy", b"old array")
-    io_lib.remove_file(f"{root}/cache/stale.npy")
-    io_lib.remove_file(f"{root}/cache/never-written.npy")  # nothing to do
-    assert not io_lib.exists(f"{root}/cache/stale.npy")
+        storage.load_array(f"{root}/cache/contrast-3.npy", images.shape, np.uint8), images)
+    assert storage.load_array(f"{root}/cache/contrast-3.npy", (3, 32, 32, 3), np.uint8) is None
+    np.testing.assert_array_equal(storage.open_array(f"{root}/cache/contrast-3.npy")[1], images[1])
+    storage.write_bytes(f"{root}/cache/stale.npy", b"old array")
+    storage.remove_file(f"{root}/cache/stale.npy")
+    storage.remove_file(f"{root}/cache/never-written.npy")  # nothing to do
+    assert not storage.exists(f"{root}/cache/stale.npy")
     outputs = {"nominal:pred": np.array([3, 1, 4], np.int32), "nominal:ece": np.float64(0.25)}
-    io_lib.save_arrays(f"{root}/predictions/parent.keras.npz", outputs)
-    loaded = io_lib.load_arrays(f"{root}/predictions/parent.keras.npz", ["nominal:pred"])
+    storage.save_arrays(f"{root}/predictions/parent.keras.npz", outputs)
+    loaded = storage.load_arrays(f"{root}/predictions/parent.keras.npz", ["nominal:pred"])
     assert loaded["nominal:pred"].tolist() == [3, 1, 4] and loaded["nominal:ece"] == 0.25
-    assert io_lib.load_arrays(f"{root}/predictions/parent.keras.npz", ["contrast_3:pred"]) is None
-    assert io_lib.load_arrays(f"{root}/predictions/missing.npz", ["nominal:pred"]) is None
+    assert storage.load_arrays(f"{root}/predictions/parent.keras.npz", ["contrast_3:pred"]) is None
+    assert storage.load_arrays(f"{root}/predictions/missing.npz", ["nominal:pred"]) is None
 
     model = models.build("cnn_small", (32, 32, 3), 10, seed=0)
-    io_lib.save_model(f"{root}/checkpoints/parent.keras", model)
-    restored = io_lib.load_model(f"{root}/checkpoints/parent.keras")
+    storage.save_model(f"{root}/checkpoints/parent.keras", model)
+    restored = storage.load_model(f"{root}/checkpoints/parent.keras")
     np.testing.assert_array_equal(model.predict(images, verbose=0),
                                   restored.predict(images, verbose=0))
-    io_lib.write_bytes(f"{root}/checkpoints/cut.keras", io_lib.read_bytes(
+    storage.write_bytes(f"{root}/checkpoints/cut.keras", storage.read_bytes(
         f"{root}/checkpoints/parent.keras")[:2000])
-    with pytest.raises(io_lib.WorkdirError, match="cut.keras cannot be loaded"):
-        io_lib.load_model(f"{root}/checkpoints/cut.keras")
+    with pytest.raises(errors.WorkdirError, match="cut.keras cannot be loaded"):
+        storage.load_model(f"{root}/checkpoints/cut.keras")
 
     # Every write went through a temporary that is gone; nothing landed on the local disk.
     assert _files(root) == ["cache/contrast-3.npy", "checkpoints/cut.keras",
                             "checkpoints/parent.keras", "config.json",
                             "predictions/parent.keras.npz"]
-    assert io_lib.listdir(root) == ["cache", "checkpoints", "config.json", "predictions"]
-    assert io_lib.isdir(f"{root}/cache") and not io_lib.isdir(f"{root}/config.json")
+    assert storage.listdir(root) == ["cache", "checkpoints", "config.json", "predictions"]
+    assert storage.isdir(f"{root}/cache") and not storage.isdir(f"{root}/config.json")
     assert os.listdir(tmp_path) == []
 
     # --fresh moves the run aside, every file with it (ram:// renames a folder's name only).
-    before = {name: io_lib.read_bytes(f"{root}/{name}") for name in _files(root)}
-    moved = io_lib.move_aside(root)
+    before = {name: storage.read_bytes(f"{root}/{name}") for name in _files(root)}
+    moved = storage.move_aside(root)
     assert moved.startswith(f"{root}.old-")
-    assert {name: io_lib.read_bytes(f"{moved}/{name}") for name in _files(moved)} == before
-    assert not any(io_lib.exists(f"{root}/{name}") for name in before)
-    assert io_lib.move_aside("ram://round-trip/never-written") is None
+    assert {name: storage.read_bytes(f"{moved}/{name}") for name in _files(moved)} == before
+    assert not any(storage.exists(f"{root}/{name}") for name in before)
+    assert storage.move_aside("ram://round-trip/never-written") is None
 
 
 def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch):
@@ -92,16 +93,16 @@ def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch)
         "export.tflite": False, "seeds": (0, 1), "prune.method": "wt"})
     workdir = "ram://sweep/run"
     sweep.run(config, workdir, shard=(1, 2), log=lambda _: None)
-    with pytest.raises(config_lib.ConfigError, match=r"unfinished \(seed 1 wt\); run --shard=2/2"):
+    with pytest.raises(errors.ConfigError, match=r"unfinished \(seed 1 wt\); run --shard=2/2"):
         sweep.merge(config, workdir, log=lambda _: None)
     sweep.run(config, workdir, shard=(2, 2), log=lambda _: None)
     merged = sweep.merge(config, workdir, log=lambda _: None)
 
-    assert io_lib.read_json(f"{workdir}/results.json") == merged
+    assert storage.read_json(f"{workdir}/results.json") == merged
     assert set(merged["seeds"]) == {"0", "1"}
     for seed in (0, 1):
-        assert io_lib.read_json(f"{workdir}/seed-{seed}/results.json") == merged["seeds"][str(seed)]
-        assert io_lib.read_json(f"{workdir}/seed-{seed}/config.json")["seed"] == seed
+        assert storage.read_json(f"{workdir}/seed-{seed}/results.json") == merged["seeds"][str(seed)]
+        assert storage.read_json(f"{workdir}/seed-{seed}/config.json")["seed"] == seed
     files = _files(workdir)
     for path in ("config.json", "report.md", "shards/shard-1-of-2.json",
                  "shards/shard-2-of-2.json", "seed-0/checkpoints/parent.keras",
@@ -111,11 +112,11 @@ def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch)
     assert not any("/.tmp-" in f or f.startswith(".tmp-") for f in files)
     # Each seed's report and its figures (the other seed overlaid), read from its cache too.
     for seed in (0, 1):
-        report = io_lib.read_bytes(f"{workdir}/seed-{seed}/report.md").decode()
+        report = storage.read_bytes(f"{workdir}/seed-{seed}/report.md").decode()
         for figure in ("accuracy_groups.png", "corruption_samples.png"):
             assert f"seed-{seed}/report/{figure}" in files
             assert f"](report/{figure})" in report
-        assert f"- seed {seed}: {workdir}/seed-{seed}/report.md" in io_lib.read_bytes(
+        assert f"- seed {seed}: {workdir}/seed-{seed}/report.md" in storage.read_bytes(
             f"{workdir}/report.md").decode()
     assert os.listdir(tmp_path) == []
 
@@ -140,7 +141,7 @@ def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, 
     assert results["methods"]["ft"]["cycles"][0]["export"]["int8"]["latency"]["batch_1"]
     assert not any(f.startswith("backup/") for f in files)  # each stage's backup removed
     assert {"report.md", "report/keras_vs_tflite.png"} <= set(files)
-    assert io_lib.read_json(f"{workdir}/results.json") == results
+    assert storage.read_json(f"{workdir}/results.json") == results
     assert os.listdir(tmp_path) == []
 
     # The device kit: built from the ram:// run onto ram://, run locally as on a device,
@@ -148,13 +149,13 @@ def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, 
     manifest = bundle.build(workdir, f"{workdir}/kits/kit.tar.gz", variants=["int8"],
                             log=lambda _: None)
     assert [m["id"] for m in manifest["models"]] == ["parent.int8", "ft-01.int8"]
-    with tarfile.open(fileobj=io.BytesIO(io_lib.read_bytes(f"{workdir}/kits/kit.tar.gz"))) as tar:
+    with tarfile.open(fileobj=io.BytesIO(storage.read_bytes(f"{workdir}/kits/kit.tar.gz"))) as tar:
         tar.extractall(tmp_path / "device", filter="data")
     device_results = str(tmp_path / "device" / "results.json")
     runner.run(str(tmp_path / "device" / "kit"), device_results, threads=1, device="ram-test",
                log=lambda _: None)
     merged = merge.merge(workdir, [device_results], log=lambda _: None)
-    assert io_lib.read_json(f"{workdir}/results.json")["devices"] == merged["devices"]
+    assert storage.read_json(f"{workdir}/results.json")["devices"] == merged["devices"]
     on_device = merged["devices"]["ram-test"]
     assert {network: set(variants) for network, variants in on_device["networks"].items()} == {
         "parent": {"int8"}, "ft-01": {"int8"}}

@@ -12,7 +12,7 @@ import tensorflow_model_optimization as tfmot
 from conftest import CIFAR_DIR
 from export import shrink as shrink_lib
 from tfprune import cascade, data, flops, methods, models, structure
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import train, wrappers
 
 L = tf.keras.layers
@@ -159,7 +159,7 @@ def test_shrunk_network_has_the_same_logits_and_the_expected_size(name, images, 
         assert flops.macs(shrunk) == _mask_macs(model, masks)
 
     path = str(tmp_path / "shrunk.keras")
-    io_lib.save_model(path, shrunk)
+    storage.save_model(path, shrunk)
     reloaded = tf.keras.models.load_model(path, compile=False)
     np.testing.assert_allclose(_logits(reloaded, images), logits, atol=1e-6)
 
@@ -221,7 +221,7 @@ def test_a_real_ft_cycle_shrinks_to_the_same_logits(tmp_path):
     masks = [layer.pruning_vars[0][1].numpy() for layer in wrappers.wrappers_of(wrapped)]
     stripped = wrappers.strip(wrapped)
     path = str(tmp_path / "cycle.keras")
-    io_lib.save_model(path, stripped)  # shrink what the cascade saves
+    storage.save_model(path, stripped)  # shrink what the cascade saves
     pruned = tf.keras.models.load_model(path, compile=False)
 
     shrunk = shrink_lib.shrink(pruned)

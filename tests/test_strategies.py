@@ -38,6 +38,7 @@ import numpy as np
 import tfprune
 import tensorflow as tf
 from tfprune import data, strategy as strategy_lib
+from tfprune import errors
 
 name, devices = sys.argv[1], int(sys.argv[2])
 if devices > 1:
@@ -159,11 +160,11 @@ def test_multi_worker_strategy_with_two_workers_on_localhost(tmp_path):
 def test_unknown_strategy_and_missing_tf_config_are_refused(monkeypatch):
     config = config_lib.base()
     config.train.strategy = "tpu"
-    with pytest.raises(config_lib.ConfigError, match="config.train.strategy: unknown name 'tpu'"):
+    with pytest.raises(errors.ConfigError, match="config.train.strategy: unknown name 'tpu'"):
         config_lib.validate(config)
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(config_lib.ConfigError, match="multi_worker needs TF_CONFIG"):
+    with pytest.raises(errors.ConfigError, match="multi_worker needs TF_CONFIG"):
         strategy_lib.get("multi_worker")
     monkeypatch.setenv("TF_CONFIG", "{cluster")
-    with pytest.raises(config_lib.ConfigError, match="TF_CONFIG is not a JSON object"):
+    with pytest.raises(errors.ConfigError, match="TF_CONFIG is not a JSON object"):
         strategy_lib.get("multi_worker")

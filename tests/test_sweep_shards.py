@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, config_file, results_differences
 from tfprune import config as config_lib
 from tfprune import sweep
+from tfprune import errors
 
 OVERRIDES = {"train.epochs": 1, "data.max_train_examples": 128, "prune.ratios": (0.5,),
              "prune.retrain_epochs": 1, "eval.corruptions": ("contrast",),
@@ -141,7 +142,7 @@ def test_merge_with_a_shard_missing_is_refused_in_one_line(runs):
     ("a/b", "--shard=a/b: cannot read it; write --shard=i/n"), ("2", "--shard=2: cannot read it"),
     ("1/0", "--shard=1/0: need 1 <= i <= n")])
 def test_bad_shard_values_are_refused(text, expected):
-    with pytest.raises(config_lib.ConfigError, match=re.escape(expected)):
+    with pytest.raises(errors.ConfigError, match=re.escape(expected)):
         sweep.parse_shard(text)
 
 
@@ -162,6 +163,6 @@ def test_a_shard_beyond_the_units_says_so_and_does_nothing(tmp_path):
 def test_a_sweep_under_multi_worker_training_is_refused_before_any_work(tmp_path):
     config = _config()
     config.train.strategy = "multi_worker"
-    with pytest.raises(config_lib.ConfigError, match="start each seed as its own multi-worker"):
+    with pytest.raises(errors.ConfigError, match="start each seed as its own multi-worker"):
         sweep.run(config, str(tmp_path / "run"), shard=(1, 2))
     assert not os.path.exists(tmp_path / "run")

@@ -10,6 +10,7 @@ import tensorflow as tf
 from export import litert, tflite
 from tfprune import config as config_lib
 from tfprune import data, models
+from tfprune import errors
 
 # Lowest top-1 agreement with Keras on the digits test set: float files compute the same
 # function; quantized ones may flip a few borderline images.
@@ -83,7 +84,7 @@ def test_damaged_variant_gives_a_clear_error(files, tmp_path, variant, damage):
 
 
 def test_unknown_variant_is_refused_in_one_line():
-    with pytest.raises(config_lib.ConfigError) as error:
+    with pytest.raises(errors.ConfigError) as error:
         tflite.variants("float32,int4", "--variants")
     message = str(error.value)
     assert "\n" not in message and "'int4'" in message

@@ -34,7 +34,7 @@ from absl import app, flags, logging
 from export import litert, shrink, tflite
 from tfprune import cascade, corruptions, data, distributions, evaluate, flops, methods, models
 from tfprune import config as config_lib
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import profile, structure, wrappers
 
 _MODEL = flags.DEFINE_string("model", "resnet20", "Registered model to measure.")
@@ -411,7 +411,7 @@ def main(argv):
         figures["P6"] = bench_quickstart()
         print("P6 offline quickstart: {seconds:.0f} s (goal <= 180 s)".format(**figures["P6"]))
     if _JSON.value:
-        io_lib.write_json(_JSON.value, figures)
+        storage.write_json(_JSON.value, figures)
 
 
 if __name__ == "__main__":

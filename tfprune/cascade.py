@@ -16,7 +16,7 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import methods as methods_lib
 from tfprune import strategy as strategy_lib
 from tfprune import models, structure, train, wrappers
@@ -99,17 +99,17 @@ def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
     strategy = strategy_lib.get(config.train.strategy)
     output = strategy_lib.output_dir(workdir)
     with strategy.scope():
-        model = io_lib.load_model(parent_path)
+        model = storage.load_model(parent_path)
     total_params = models.count_params(model)
     scoring_images = dataset.val_images.astype(np.float32)
     for index, ratio in enumerate(ratios, start=1):
         cycle = Cycle(method_name, index, ratio, _cycle_path(workdir, method_name, index))
         record_path = cycle.path.replace(".keras", ".json")
         backup_dir = os.path.join(workdir, "backup", method_name, f"cycle_{index:02d}")
-        if io_lib.exists(cycle.path) and io_lib.exists(record_path):
+        if storage.exists(cycle.path) and storage.exists(record_path):
             train.discard_backup(backup_dir)  # left behind if a crash followed the record
             with strategy.scope():
-                model = io_lib.load_model(cycle.path)
+                model = storage.load_model(cycle.path)
             yield cycle
             continue
         started = time.time()
@@ -130,11 +130,11 @@ def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
             history = train.fit(wrapped, dataset, config, epochs, callbacks,
                                 seed=config.seed + index, backup_dir=backup_dir,
                                 stage=f"{method_name} cycle {index} (prune ratio {ratio:.3f})")
-            io_lib.save_model(saved_path, wrappers.strip(wrapped))
+            storage.save_model(saved_path, wrappers.strip(wrapped))
             # Continue from the file, as a resumed run does, so both see the same network.
-            model = io_lib.load_model(saved_path)
+            model = storage.load_model(saved_path)
         achieved = 1.0 - nonzero_params(model) / total_params
-        io_lib.write_json(saved_path.replace(".keras", ".json"), dict(
+        storage.write_json(saved_path.replace(".keras", ".json"), dict(
             method=method_name, index=index, target_ratio=ratio, prune_ratio=achieved,
             params_total=total_params, params_nonzero=nonzero_params(model),
             layer_sparsity=layer_sparsity(model), history=history,

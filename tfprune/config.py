@@ -10,6 +10,7 @@ import math
 import re
 
 import ml_collections
+from tfprune import errors
 
 SPACING_KINDS = ("geometric", "linear")
 # Tuple-valued keys that hold numbers; every other tuple holds names or specs (strings).
@@ -17,8 +18,6 @@ NUMBER_TUPLES = ("train.lr_milestones", "prune.ratios", "eval.severities")
 _SEGMENT = re.compile(r"^\s*(\w+)\(\s*([^)]*)\)\s*$")
 
 
-class ConfigError(ValueError):
-    """A config value that cannot run; its message is one line that names the fix."""
 
 
 def base():

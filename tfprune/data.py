@@ -15,6 +15,8 @@ import numpy as np
 import tfprune  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 
+from tfprune import errors
+
 AUGMENTATIONS = ("crop_flip", "crop", "none")
 CROP_PADDING = 4  # zero pixels on each side before the random crop, as the study
 TRAIN_SHIFTS = ("none", "corruptions", "augmix")
@@ -28,8 +30,6 @@ _CIFAR_RECORDS_PER_FILE = 10000
 _CIFAR_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
 
 
-class DataError(RuntimeError):
-    """Missing or malformed data; the message is one line that names the fix."""
 
 
 @dataclasses.dataclass

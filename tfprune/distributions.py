@@ -12,9 +12,10 @@ import os
 import numpy as np
 
 from tfprune import corruptions, data
-from tfprune import io as io_lib
+from tfprune.results import NOMINAL
+from tfprune import storage
+from tfprune import errors
 
-NOMINAL = "nominal"
 # tensorflow-datasets names two corruptions differently from the CIFAR-10-C files.
 TFDS_CORRUPTION_NAMES = {"glass_blur": "frosted_glass_blur", "elastic_transform": "elastic"}
 # Natural distribution shifts of CIFAR-10 in tensorflow-datasets: name -> (tfds name, host).
@@ -46,11 +47,11 @@ def _generated(dataset, corruption, severity, seed, cache_dir, log):
     fingerprint = hashlib.sha1(dataset.test_images.tobytes()).hexdigest()[:12]
     path = os.path.join(cache_dir, f"{dataset.name}-{fingerprint}-{corruption}-{severity}"
                                    f"-seed{seed}.npy")
-    images = io_lib.load_array(path, dataset.test_images.shape, np.uint8)
+    images = storage.load_array(path, dataset.test_images.shape, np.uint8)
     if images is None:
         log(f"generating {corruption} severity {severity} (cached at {path})")
         images = corruptions.corrupt(dataset.test_images, corruption, severity, seed)
-        io_lib.save_array(path, images)
+        storage.save_array(path, images)
     return Distribution(images, dataset.test_labels,
                         f"generated in-process by tfprune.corruptions (seed {seed})")
 
@@ -76,7 +77,7 @@ def build(dataset, eval_config, data_config, cache_dir, log=print):
                                                   host, "prepare it with tensorflow-datasets")
                 distributions[name] = Distribution(*splits["test"],
                                                    f"tensorflow-datasets {tfds_name} ({location})")
-            except data.DataError as error:
+            except errors.DataError as error:
                 unavailable[name] = str(error)
                 log(f"{name}: unavailable: {error}")
             continue
@@ -85,7 +86,7 @@ def build(dataset, eval_config, data_config, cache_dir, log=print):
             try:
                 distributions[name] = _from_tfds(corruption, severity, data_config)
                 continue
-            except data.DataError:
+            except errors.DataError:
                 if eval_config.corruption_source == "tfds":
                     raise
         distributions[name] = _generated(dataset, corruption, severity,

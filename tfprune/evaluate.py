@@ -8,7 +8,7 @@ import numpy as np
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import metrics
 
 
@@ -61,8 +61,8 @@ def noise_predictions(logits_of, images, std, eval_config, seed):
 
 def cached_outputs(path, compute, required):
     """The stored outputs at `path` if they hold all `required` keys, else computed and stored."""
-    stored = io_lib.load_arrays(path, required)
+    stored = storage.load_arrays(path, required)
     if stored is None:
         stored = compute()
-        io_lib.save_arrays(path, stored)
+        storage.save_arrays(path, stored)
     return stored

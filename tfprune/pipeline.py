@@ -17,9 +17,10 @@ import tensorflow as tf
 from tfprune import cascade, config as config_lib, data, evaluate, models, train
 from tfprune import distributions as distributions_lib
 from tfprune import report
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import results as results_lib
 from tfprune import strategy as strategy_lib
+from tfprune import errors
 
 # Keys that may change on an existing workdir: what is measured (re-evaluated without
 # retraining), and which methods run (each method's cascade is kept apart).
@@ -43,13 +44,13 @@ def _stored_record(path):
     """The config in a workdir's config.json; refused when unreadable or written by a
     tfprune version with another workdir format."""
     try:
-        stored = io_lib.read_json(path)
+        stored = storage.read_json(path)
     except (OSError, ValueError) as error:
-        raise config_lib.ConfigError(f"{path} is unreadable ({error}); use a new --workdir, "
+        raise errors.ConfigError(f"{path} is unreadable ({error}); use a new --workdir, "
                                      "or --fresh to move this one aside") from error
     found = stored.pop("format_version", 1)  # workdirs written before the field are format 1
     if found != WORKDIR_FORMAT:
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             f"{os.path.dirname(path)} holds a run of another tfprune version (workdir format "
             f"{found}, this version reads {WORKDIR_FORMAT}); use a new --workdir, or --fresh "
             "to move it aside and start over")
@@ -62,15 +63,15 @@ def check_workdir(config, workdir):
     as JSON."""
     path = os.path.join(workdir, "config.json")
     current = json.loads(config.to_json())
-    if io_lib.exists(workdir) and not io_lib.isdir(workdir):
-        raise config_lib.ConfigError(f"--workdir={workdir} is a file; choose a folder")
-    if io_lib.exists(path):
+    if storage.exists(workdir) and not storage.isdir(workdir):
+        raise errors.ConfigError(f"--workdir={workdir} is a file; choose a folder")
+    if storage.exists(path):
         stored = dict(_flatten(json.loads(config_lib.base().to_json())),
                       **_flatten(_stored_record(path)))
         changed = sorted(k for k, v in _flatten(current).items()
                          if stored.get(k) != v and not k.startswith(EVALUATION_KEYS))
         if changed:
-            raise config_lib.ConfigError(
+            raise errors.ConfigError(
                 f"--workdir={workdir} holds a run with other settings ({', '.join(changed)}); "
                 "use a new --workdir, --fresh to move that run aside and start over, "
                 "or the same config to continue it")
@@ -79,7 +80,7 @@ def check_workdir(config, workdir):
 
 def prepare_workdir(config, workdir):
     """Refuse a workdir that holds a run of another training config; record this one."""
-    io_lib.write_json(os.path.join(workdir, "config.json"),
+    storage.write_json(os.path.join(workdir, "config.json"),
                       dict(check_workdir(config, workdir), format_version=WORKDIR_FORMAT))
 
 
@@ -91,7 +92,7 @@ def _train_network(config, dataset, workdir, log, name, seed, unit=None):
     path = os.path.join(workdir, "checkpoints", f"{name}.keras")
     record_path = path.replace(".keras", ".json")
     backup_dir = os.path.join(workdir, "backup", f"{name}-for-{unit}" if unit else name)
-    if io_lib.exists(path) and io_lib.exists(record_path):
+    if storage.exists(path) and storage.exists(record_path):
         train.discard_backup(backup_dir)  # left behind if a crash followed the record
         log(f"{name}: reusing {path}")
         return path
@@ -112,8 +113,8 @@ def _train_network(config, dataset, workdir, log, name, seed, unit=None):
                             os.path.join(output, "tensorboard", name))], stage=name,
                         backup_dir=backup_dir)
     saved_path = os.path.join(output, "checkpoints", f"{name}.keras")
-    io_lib.save_model(saved_path, model)
-    io_lib.write_json(saved_path.replace(".keras", ".json"), dict(
+    storage.save_model(saved_path, model)
+    storage.write_json(saved_path.replace(".keras", ".json"), dict(
         params=models.count_params(model), history=history,
         replicas=strategy.num_replicas_in_sync, train_seconds=time.time() - started))
     train.discard_backup(backup_dir)
@@ -145,7 +146,7 @@ class _Evaluator:
         """`parent`: the parent's Keras outputs (None when evaluating the parent itself);
         `method`: the pruning method of the network (None for unpruned ones)."""
         def keras_outputs():
-            model = io_lib.load_model(checkpoint)
+            model = storage.load_model(checkpoint)
             batch_size = self.config.eval.batch_size
             return self._measure(lambda x: evaluate.predict_logits(model, x, batch_size), parent)
 
@@ -183,7 +184,7 @@ def _log_samples(workdir, distributions):
 
 
 def _record(path):
-    return io_lib.read_json(path.replace(".keras", ".json"))
+    return storage.read_json(path.replace(".keras", ".json"))
 
 
 def results_path(workdir, method=None):
@@ -198,7 +199,7 @@ def run(config, workdir, log=print, only_method=None):
     (tfprune.sweep): its results go to `results_path(workdir, only_method)`, no report."""
     config_lib.validate(config)
     if config.seeds:
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             f"config.seeds={tuple(config.seeds)} lists repetitions; run them with python -m "
             "tfprune.run (tfprune.sweep), or one with --workdir=<its seed-<s> folder>")
     strategy_lib.get(config.train.strategy)  # before any TensorFlow op (multi_worker)
@@ -256,7 +257,7 @@ def run(config, workdir, log=print, only_method=None):
     devices = merge.stored_devices(workdir, results, log)
     if devices:
         results["devices"] = devices
-    io_lib.write_json(results_path(workdir, only_method), results)
+    storage.write_json(results_path(workdir, only_method), results)
     log(results_lib.table(results))
     log(f"\nresults: {results_path(workdir, only_method)}; "
         f"report: {report.write_report(workdir) if not only_method else 'by the sweep merge'}; "
@@ -293,8 +294,8 @@ def cache_dir(config, workdir):
 def stored_config(workdir):
     """The config a workdir's run was started with (its config.json)."""
     path = os.path.join(workdir, "config.json")
-    if not io_lib.exists(path):
-        raise config_lib.ConfigError(f"{path} is missing; --workdir must be a tfprune.run workdir")
+    if not storage.exists(path):
+        raise errors.ConfigError(f"{path} is missing; --workdir must be a tfprune.run workdir")
     config = config_lib.base()
     config.update_from_flattened_dict(_flatten(_stored_record(path)))
     return config
@@ -312,8 +313,8 @@ def run_stored(workdir, variants=None, **export_keys):
     return run(config, workdir)
 
 
-USER_ERRORS = (config_lib.ConfigError, data.DataError, train.TrainingError,
-               io_lib.WorkdirError)
+USER_ERRORS = (errors.ConfigError, errors.DataError, errors.TrainingError,
+               errors.WorkdirError)
 
 
 def main_guarded(job):
@@ -326,7 +327,7 @@ def main_guarded(job):
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except tf.errors.OpError as error:  # TensorFlow's own writes: summaries, backups
-        failure = io_lib.storage_failure(error)
+        failure = storage.storage_failure(error)
         if failure is None:
             raise
         print(f"error: {failure}", file=sys.stderr)

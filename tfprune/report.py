@@ -4,7 +4,7 @@ Writes RUN_DIR/report.md and its figures (RUN_DIR/report/*.png) from the run's
 results.json alone, plus image 0 of each cached corrupted test set (RUN_DIR/cache, or
 the run's eval.cache_dir) for the corruption samples. A local run needs no TensorFlow:
 matplotlib (Agg), numpy and json only, so it takes seconds; a tf.io.gfile run directory
-(gs://, ram://) is read and written through tf.io.gfile (tfprune.io).
+(gs://, ram://) is read and written through tf.io.gfile (tfprune.storage).
 
 `--compare` overlays other runs (seeds, configs): line style per run, and, where several
 runs share a method, their mean with a min-max band. Repeat the flag, or list the run
@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from tfprune import io as io_lib
+from tfprune import storage
 
 NOMINAL = "nominal"  # = tfprune.evaluate.NOMINAL, which imports TensorFlow
 FIGURE_DIR = "report"
@@ -76,10 +76,10 @@ class Run:
 
 def _load_results(workdir):
     path = os.path.join(workdir, "results.json")
-    if not io_lib.exists(path):
+    if not storage.exists(path):
         return None, f"`{path}` does not exist yet (the run has not finished its first evaluation)"
     try:
-        results = io_lib.read_json(path)
+        results = storage.read_json(path)
     except (OSError, ValueError) as error:
         return None, f"`{path}` is unreadable ({error})"
     if not isinstance(results, dict):
@@ -210,7 +210,7 @@ def _figure(width, height):
 def _save(figure, path):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
-    io_lib.write_bytes(path, buffer.getvalue())
+    storage.write_bytes(path, buffer.getvalue())
 
 
 def _colours(runs):
@@ -719,16 +719,16 @@ def _cache_images(run):
     config = _config(run.results)
     evaluation = _dict(config.get("eval"))
     cache_dir = evaluation.get("cache_dir") or os.path.join(run.workdir, "cache")
-    if io_lib.is_local(cache_dir) and not os.path.isabs(cache_dir) and not os.path.isdir(cache_dir):
+    if storage.is_local(cache_dir) and not os.path.isabs(cache_dir) and not os.path.isdir(cache_dir):
         cache_dir = os.path.join(run.workdir, cache_dir)
-    if not io_lib.isdir(cache_dir):
+    if not storage.isdir(cache_dir):
         return {}, cache_dir
     dataset = _dict(_dict(run.results).get("dataset")).get("name") or \
         _dict(config.get("data")).get("name")
     seed = evaluation.get("corruption_seed")
     wanted = set(_distributions(run.results)) - {NOMINAL}
     matches = []
-    for file in io_lib.listdir(cache_dir):
+    for file in storage.listdir(cache_dir):
         found = CACHE_FILE.match(file)
         if not found or (dataset and found["dataset"] != dataset) or (
                 isinstance(seed, int) and int(found["seed"]) != seed) or (
@@ -744,7 +744,7 @@ def _cache_images(run):
         if found["fingerprint"] != fingerprint:
             continue
         try:
-            image = np.asarray(io_lib.open_array(os.path.join(cache_dir, found.string))[0])
+            image = np.asarray(storage.open_array(os.path.join(cache_dir, found.string))[0])
         except (OSError, ValueError, IndexError):
             continue
         if image.ndim == 3 and image.shape[-1] == 1:
@@ -957,11 +957,11 @@ def _unique_names(workdirs):
 def write_report(workdir, compare=()) -> str:
     """Write `workdir`/report.md and its figures (in `workdir`/report/); return the path of
     report.md. `compare` lists other run directories to overlay."""
-    if not io_lib.isdir(workdir):
+    if not storage.isdir(workdir):
         raise FileNotFoundError(f"--workdir={workdir} is not a directory")
     workdirs, seen = [], set()
     for path in (workdir, *compare):
-        key = os.path.realpath(path) if io_lib.is_local(path) else path
+        key = os.path.realpath(path) if storage.is_local(path) else path
         if key not in seen:
             seen.add(key)
             workdirs.append(path)
@@ -1017,9 +1017,9 @@ def write_report(workdir, compare=()) -> str:
                 lines += [f"Compared run {run.name} left out: {run.problem}.", ""]
     for file in FIGURES:  # figures of an earlier report that this one did not draw
         if file not in written:
-            io_lib.remove_file(os.path.join(figure_dir, file))
+            storage.remove_file(os.path.join(figure_dir, file))
     path = os.path.join(workdir, "report.md")
-    io_lib.write_bytes(path, ("\n".join(lines).rstrip() + "\n").encode())
+    storage.write_bytes(path, ("\n".join(lines).rstrip() + "\n").encode())
     return path
 
 

@@ -13,7 +13,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from tfprune import config as config_lib
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import pipeline, sweep
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Python config file (configs/*.py).",
@@ -75,7 +75,7 @@ def main(argv):
         shard = None if _SHARD.value is None else sweep.parse_shard(_SHARD.value)
         if _FRESH.value:
             config_lib.validate(config)  # a config that cannot run moves nothing aside
-            moved = io_lib.move_aside(workdir)
+            moved = storage.move_aside(workdir)
             if moved:
                 print(f"--fresh: moved the old {workdir} to {moved}")
         sweep.run(config, workdir, shard)

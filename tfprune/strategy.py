@@ -22,7 +22,7 @@ import tempfile
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from tfprune import config as config_lib
+from tfprune import errors
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -36,10 +36,10 @@ def _multi_worker():
     try:
         cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster")
     except (ValueError, AttributeError) as error:
-        raise config_lib.ConfigError(f"TF_CONFIG is not a JSON object ({error}); see "
+        raise errors.ConfigError(f"TF_CONFIG is not a JSON object ({error}); see "
                                      "tf.distribute.MultiWorkerMirroredStrategy") from error
     if not cluster:
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             "train.strategy=multi_worker needs TF_CONFIG naming the cluster and this task, "
             "e.g. {\"cluster\": {\"worker\": [\"host1:port\", \"host2:port\"]}, \"task\": "
             "{\"type\": \"worker\", \"index\": 0}}; or set train.strategy=mirrored")

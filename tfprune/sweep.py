@@ -38,10 +38,10 @@ import time
 import numpy as np
 
 from tfprune import config as config_lib
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import pipeline, report
 from tfprune import results as results_lib
-from tfprune.distributions import NOMINAL
+from tfprune import errors
 
 
 def seeds_of(config):
@@ -58,11 +58,11 @@ def parse_shard(text):
     """'i/n' -> (i, n); a ConfigError naming the form otherwise."""
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not match:
-        raise config_lib.ConfigError(f"--shard={text}: cannot read it; write --shard=i/n with "
+        raise errors.ConfigError(f"--shard={text}: cannot read it; write --shard=i/n with "
                                      "whole numbers 1 <= i <= n, e.g. --shard=1/2")
     index, count = int(match.group(1)), int(match.group(2))
     if not 1 <= index <= count:
-        raise config_lib.ConfigError(f"--shard={text}: need 1 <= i <= n (shards are numbered "
+        raise errors.ConfigError(f"--shard={text}: need 1 <= i <= n (shards are numbered "
                                      f"from 1), e.g. --shard=1/{max(count, 2)}")
     return index, count
 
@@ -98,7 +98,7 @@ def run(config, workdir, shard=None, log=print):
     if shard is None and len(seeds) == 1:
         return pipeline.run(seed_config(config, seeds[0]), workdir, log)
     if config.train.strategy == "multi_worker":  # every worker would write shared records
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             "train.strategy=multi_worker trains one run with all its workers; start each "
             "seed as its own multi-worker run (one seed in `seed`, no --shard)")
     index, count = shard or (1, 1)
@@ -111,7 +111,7 @@ def run(config, workdir, shard=None, log=print):
         pipeline.prepare_workdir(config, workdir)
     else:  # the seed's own run records its config; refuse another run's workdir first
         pipeline.check_workdir(seed_config(config, seeds[0]), workdir)
-    io_lib.write_json(_shard_record_path(workdir, index, count), dict(
+    storage.write_json(_shard_record_path(workdir, index, count), dict(
         shard=f"{index}/{count}", units=[list(unit) for unit in mine],
         host=socket.gethostname(), pid=os.getpid(), started=time.time()))
     for number, (seed, method) in enumerate(mine, start=1):
@@ -130,9 +130,9 @@ def _unfinished(config, workdir, missing):
     """The one-line refusal: which units lack results, and the shards of the latest
     split (n of the last shard started) that hold them."""
     folder, started = os.path.join(workdir, "shards"), []
-    for name in io_lib.listdir(folder):
+    for name in storage.listdir(folder):
         try:
-            record = io_lib.read_json(os.path.join(folder, name))
+            record = storage.read_json(os.path.join(folder, name))
             started.append((record["started"], parse_shard(record["shard"])[1]))
         except (OSError, ValueError, KeyError, TypeError):  # ConfigError is a ValueError
             continue  # a record is a hint only
@@ -150,9 +150,9 @@ def _unfinished(config, workdir, missing):
 
 def _unit_results(path):
     try:
-        return io_lib.read_json(path)
+        return storage.read_json(path)
     except (OSError, ValueError) as error:
-        raise config_lib.ConfigError(f"{path} is unreadable ({error}); delete it and rerun "
+        raise errors.ConfigError(f"{path} is unreadable ({error}); delete it and rerun "
                                      "the shard that holds its unit") from error
 
 
@@ -164,7 +164,7 @@ def _merge_seed(config, workdir, seed):
     first = parts[methods[0]]
     for method, part in parts.items():
         if part["parent"]["accuracy"] != first["parent"]["accuracy"]:
-            raise config_lib.ConfigError(
+            raise errors.ConfigError(
                 f"{folder}: units {methods[0]} and {method} evaluated different parents "
                 "(shards that trained one seed's parent at once on a nondeterministic device); "
                 "delete the folder's checkpoints/parent.* and results-*.json, and rerun its "
@@ -217,7 +217,7 @@ def table(merged):
         rows += [[name, *(f"{100 * v:.1f}" for v in stats["values"]), _plus_minus(stats),
                   _plus_minus(tflite[name]) if name in tflite else "n/a"]
                  for name, stats in sorted(entry["prune_potential"].items(),
-                                           key=lambda item: item[0] != NOMINAL)]
+                                           key=lambda item: item[0] != results_lib.NOMINAL)]
         lines.append(f"\n{method}: prune potential (%) per seed, and mean +- std over "
                      f"{len(seeds)} seeds, at delta = {merged['delta']} points")
         lines += results_lib.aligned(rows)
@@ -237,7 +237,7 @@ def _sweep_report(workdir, merged, seed_reports):
              "## Reports per seed", ""]
     lines += [f"- seed {seed}: {report}" for seed, report in seed_reports.items()]
     path = os.path.join(workdir, "report.md")
-    io_lib.write_bytes(path, ("\n".join(lines) + "\n").encode())
+    storage.write_bytes(path, ("\n".join(lines) + "\n").encode())
     return path
 
 
@@ -253,12 +253,12 @@ def merge(config, workdir, log=print):
         pipeline.check_workdir(seed_config(config, seed), folder)
     all_units = units(config)
     missing = [(seed, method) for seed, method in all_units
-               if not io_lib.exists(pipeline.results_path(folders[seed], method))]
+               if not storage.exists(pipeline.results_path(folders[seed], method))]
     if missing:
-        raise config_lib.ConfigError(_unfinished(config, workdir, missing))
+        raise errors.ConfigError(_unfinished(config, workdir, missing))
     per_seed = {seed: _merge_seed(config, workdir, seed) for seed in seeds}
     for seed, results in per_seed.items():
-        io_lib.write_json(pipeline.results_path(folders[seed]), results)
+        storage.write_json(pipeline.results_path(folders[seed]), results)
     if len(seeds) == 1:
         results = per_seed[seeds[0]]
         log(results_lib.table(results))
@@ -271,7 +271,7 @@ def merge(config, workdir, log=print):
                   config=json.loads(config.to_json()), delta=config.eval.delta,
                   seeds={str(seed): results for seed, results in per_seed.items()},
                   across_seeds=_across_seeds(list(per_seed.values()), methods))
-    io_lib.write_json(pipeline.results_path(workdir), merged)
+    storage.write_json(pipeline.results_path(workdir), merged)
     seed_reports = {seed: report.write_report(folder, [f for f in folders.values()
                                                        if f != folder])
                     for seed, folder in folders.items()}

@@ -12,8 +12,9 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 
 from tfprune import data as data_lib
-from tfprune import io as io_lib
+from tfprune import storage
 from tfprune import strategy as strategy_lib
+from tfprune import errors
 
 
 @tf.keras.utils.register_keras_serializable("tfprune")
@@ -81,8 +82,6 @@ class StopOnNaN(tf.keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class TrainingError(RuntimeError):
-    """Training diverged; the message names where and what to change."""
 
 
 def finished_epochs(backup_dir):
@@ -108,8 +107,8 @@ class BackupEveryEpoch(tf.keras.callbacks.BackupAndRestore):
         self.done = finished_epochs(backup_dir)
         self.history_path = os.path.join(backup_dir, "history.json")
         stored = {}
-        if self.done and io_lib.exists(self.history_path):
-            stored = io_lib.read_json(self.history_path)
+        if self.done and storage.exists(self.history_path):
+            stored = storage.read_json(self.history_path)
         # The logs are written before the checkpoint: drop an epoch the checkpoint lacks.
         self.history = {key: values[: self.done] for key, values in stored.items()}
 
@@ -117,7 +116,7 @@ class BackupEveryEpoch(tf.keras.callbacks.BackupAndRestore):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         if strategy_lib.is_chief():
-            io_lib.write_json(self.history_path, self.history)
+            storage.write_json(self.history_path, self.history)
         super().on_epoch_end(epoch, logs)
 
 
@@ -125,7 +124,7 @@ def discard_backup(backup_dir):
     """Remove a finished stage's backup, and its parent folders once they are empty
     (the chief's job, under multi_worker: the others read the backup it wrote)."""
     if strategy_lib.is_chief():
-        io_lib.remove_tree(backup_dir)
+        storage.remove_tree(backup_dir)
 
 
 def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",

@@ -16,10 +16,9 @@ import uuid
 
 import numpy as np
 
+from tfprune import errors
 
-class WorkdirError(RuntimeError):
-    """A run's file that cannot be written (full disk, read-only folder) or read back
-    (truncated, corrupt); the message is one line that names the fix."""
+
 
 
 _FIX = "free disk space or make the folder writable, then rerun the same command to continue"
