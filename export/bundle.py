@@ -1,194 +1,29 @@
-"""An evaluation kit: what an edge device needs to re-run a finished run's check itself.
+"""python -m export.bundle --workdir RUN_DIR --out kit.tar.gz \\
+    [--variants=float32,int8] [--distributions=nominal,contrast_3]
 
-    python -m export.bundle --workdir RUN_DIR --out kit.tar.gz \\
-        [--variants=float32,int8] [--distributions=nominal,contrast_3]
-
-The kit is one .tar.gz holding one directory (named after --out) with
-- models/: the run's exported .tflite files, every variant found in WORKDIR/tflite
-  (<network>.<variant>.tflite), or the --variants named;
-- data/<distribution>.npz: the test images (uint8) and labels of each chosen distribution,
-  compressed, rebuilt with the run's own config, code and corruption cache, so they are
-  exactly the images the host evaluated;
-- manifest.json: the run's name and fingerprint (export.merge refuses results of another
-  run), the models, variants and distributions, the host's accuracies, prediction digests
-  and latencies to expect, and the sha256 of every file;
-- runner.py (export/runner.py) and litert.py (export/litert.py, the evaluation it runs):
-  numpy and a TFLite interpreter are all the device needs.
+Packs what an edge device needs to re-run a finished run's check itself (export.kit):
+the exported .tflite files, the test images, the expected results and runner.py.
 """
-import datetime
-import glob
-import hashlib
-import json
-import os
-import platform
-import shutil
 import sys
-import tarfile
-import tempfile
 
-import numpy as np
+from absl import app, flags
 
-import tfprune  # noqa: F401
-from export import runner
-from tfprune import config as config_lib
-from tfprune import data, metrics, pipeline
-from tfprune import distributions as distributions_lib
-from tfprune import storage
-from tfprune import errors
+from export import kit
+from tfprune import cli
 
-EXPORT_DIR = os.path.dirname(os.path.abspath(__file__))
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory of a finished tfprune.run.")
+_OUT = flags.DEFINE_string("out", None, "The kit to write (.tar.gz).")
+_VARIANTS = flags.DEFINE_list("variants", None, "TFLite variants to pack (default: all exported).")
+_DISTRIBUTIONS = flags.DEFINE_list("distributions", None,
+                                   "Distributions to pack (default: all of the run).")
+flags.mark_flags_as_required(["workdir", "out"])
 
 
-def run_fingerprint(workdir):
-    """sha256 of the run's parent checkpoint: every network of a run descends from it,
-    and another run, even of the same config, trains another parent."""
-    path = os.path.join(workdir, "checkpoints", "parent.keras")
-    if not storage.exists(path):
-        raise errors.ConfigError(f"{path} is missing; --workdir must be a tfprune.run "
-                                     "workdir whose parent is trained")
-    return sha256_of(path)
-
-
-def sha256_of(path):
-    """runner.sha256_of for a file of the workdir, which may be on any tf.io.gfile path."""
-    return hashlib.sha256(storage.read_bytes(path)).hexdigest()
-
-
-def exported(workdir):
-    """{(network, variant): path} of the files WORKDIR/tflite/<network>.<variant>.tflite."""
-    found = {}
-    for name in storage.listdir(os.path.join(workdir, "tflite")):
-        network, _, variant = name.removesuffix(".tflite").partition(".")
-        if name.endswith(".tflite") and variant:
-            found[(network, variant)] = os.path.join(workdir, "tflite", name)
-    return dict(sorted(found.items(), key=lambda item: (item[0][0] != "parent", item[0])))
-
-
-def _chosen(requested, available, flag):
-    if not requested:
-        return list(available)
-    unknown = [name for name in requested if name not in available]
-    if unknown:
-        raise errors.ConfigError(f"--{flag}: {unknown[0]!r} is not in the run; "
-                                     f"available: {', '.join(available)}")
-    return [name for name in available if name in requested]
-
-
-def _expected(workdir, network, variant, distributions):
-    """What the host measured for one file: accuracy and prediction digest per
-    distribution (from its cached predictions), and its batch-1 latency if timed."""
-    path = os.path.join(workdir, "predictions", f"{network}.tflite-{variant}.npz")
-    stored = storage.load_arrays(path, [f"{d}:pred" for d in distributions])
-    if stored is None:
-        raise errors.ConfigError(
-            f"{path} is missing or lacks some distributions; evaluate the exported files "
-            f"first: python -m export.tflite --workdir {workdir} --variants {variant}")
-    try:
-        facts = storage.read_json(os.path.join(workdir, "tflite", f"{network}.{variant}.json"))
-        latency = (facts.get("latency") or {}).get("batch_1")
-    except (OSError, ValueError):
-        latency = None  # not timed on the host
-    return dict(accuracy={d: metrics.accuracy(stored[f"{d}:pred"], distributions[d].labels)
-                          for d in distributions},
-                predictions_sha256={d: runner.predictions_digest(stored[f"{d}:pred"])
-                                    for d in distributions},
-                latency=latency)
-
-
-def _kit_name(out):
-    name = os.path.basename(out)
-    for suffix in (".tar.gz", ".tgz"):
-        if name.endswith(suffix):
-            return name[:-len(suffix)]
-    return name
-
-
-def build(workdir, out, variants=None, distribution_names=None, log=print):
-    """Write the kit of the run in `workdir` to `out` (atomically; either may be a
-    tf.io.gfile path); returns its manifest."""
-    config = pipeline.stored_config(workdir)
-    fingerprint = run_fingerprint(workdir)
-    files = exported(workdir)
-    if not files:
-        raise errors.ConfigError(f"{os.path.join(workdir, 'tflite')} holds no .tflite files; "
-                                     f"export first: python -m export.tflite --workdir {workdir}")
-    chosen_variants = _chosen(variants, sorted({v for _, v in files}), "variants")
-    contents = {key: storage.read_bytes(path) for key, path in files.items()
-                if key[1] in chosen_variants}
-    dataset = data.load(config.data, config.seed)
-    available, _ = distributions_lib.build(dataset, config.eval, config.data,
-                                           pipeline.cache_dir(config, workdir), log)
-    distributions = {name: available[name] for name in
-                     _chosen(distribution_names, list(available), "distributions")}
-    host = dict(platform=platform.platform(), cpu=runner.cpu_model(),
-                interpreter=dict(package="ai-edge-litert",
-                                 version=runner.interpreter_version("ai-edge-litert")),
-                threads=config.export.threads, latency_runs=config.export.latency_runs,
-                latency_warmup=config.export.latency_warmup)
-    manifest = dict(
-        format=runner.KIT_FORMAT,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        run=dict(name=os.path.basename(os.path.abspath(workdir)), fingerprint=fingerprint,
-                 dataset=config.data.name, model=config.model.name),
-        host=host, variants=chosen_variants,
-        networks=list(dict.fromkeys(n for n, v in files if v in chosen_variants)),
-        distributions=[dict(name=name, file=f"data/{name}.npz", size=len(d.labels),
-                            source=d.source) for name, d in distributions.items()],
-        models=[dict(id=f"{network}.{variant}", network=network, variant=variant,
-                     file=f"models/{network}.{variant}.tflite",
-                     sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content),
-                     expected=_expected(workdir, network, variant, distributions))
-                for (network, variant), content in contents.items()])
-    with tempfile.TemporaryDirectory() as staging:
-        kit = os.path.join(staging, _kit_name(out))
-        os.makedirs(os.path.join(kit, "data"))
-        os.makedirs(os.path.join(kit, "models"))
-        for entry in manifest["distributions"]:
-            distribution = distributions[entry["name"]]
-            np.savez_compressed(os.path.join(kit, entry["file"]),
-                                images=np.asarray(distribution.images, np.uint8),
-                                labels=np.asarray(distribution.labels))
-        for model in manifest["models"]:
-            with open(os.path.join(kit, model["file"]), "wb") as stream:
-                stream.write(contents[(model["network"], model["variant"])])
-        for module in ("runner.py", runner.EVALUATION_MODULE):
-            shutil.copyfile(os.path.join(EXPORT_DIR, module), os.path.join(kit, module))
-        manifest["files"] = {
-            os.path.relpath(path, kit): runner.sha256_of(path)
-            for path in sorted(glob.glob(os.path.join(kit, "**", "*"), recursive=True))
-            if os.path.isfile(path)}
-        with open(os.path.join(kit, runner.MANIFEST), "w") as stream:
-            json.dump(manifest, stream, indent=2)
-        archive = os.path.join(staging, "kit.tar.gz")
-        with tarfile.open(archive, "w:gz") as tar:
-            tar.add(kit, arcname=os.path.basename(kit))
-        size_bytes = os.path.getsize(archive)
-        storage.publish(archive, out)
-    name = _kit_name(out)
-    log(f"kit: {out} ({size_bytes / 1e6:.1f} MB): {len(manifest['models'])} models "
-        f"({', '.join(chosen_variants)}) x {len(distributions)} distributions of run "
-        f"{manifest['run']['name']}\non the device: tar xzf {os.path.basename(out)} && "
-        f"python3 {name}/runner.py {name} --threads 4 --out device_results.json\nback here: "
-        f"python -m export.merge --workdir {workdir} device_results.json")
-    return manifest
-
-
-def main(argv=None):
-    from absl import app, flags
-
-    flags.DEFINE_string("workdir", None, "Run directory of a finished tfprune.run.")
-    flags.DEFINE_string("out", None, "The kit to write (.tar.gz).")
-    flags.DEFINE_list("variants", None, "TFLite variants to pack (default: all exported).")
-    flags.DEFINE_list("distributions", None, "Distributions to pack (default: all of the run).")
-    flags.mark_flags_as_required(["workdir", "out"])
-
-    def run(_):
-        options = flags.FLAGS
-        return pipeline.main_guarded(lambda: build(options.workdir, options.out,
-                                                   options.variants, options.distributions))
-
-    app.run(run, argv=argv or sys.argv)
+def main(argv):
+    del argv
+    cli.guarded(lambda: kit.build(_WORKDIR.value, _OUT.value, _VARIANTS.value,
+                                  _DISTRIBUTIONS.value))
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main, argv=sys.argv)

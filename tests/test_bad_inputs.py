@@ -6,7 +6,7 @@ work on a copy, whose other files must stay unchanged too.
 
 Cases about flags, entry points and the process (permissions, file size limit, a
 diverging training) run `python -m ...` in a subprocess. The others fail past flag
-parsing, in the pipeline: they run `pipeline.main_guarded(pipeline.run(...))` in this
+parsing, in the pipeline: they run `cli.guarded(pipeline.run(...))` in this
 process, with the overrides read as Python literals, which saves a TensorFlow start
 (about 5 s of CPU) per case."""
 import ast
@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, config_file
+from tfprune import cli, evaluate, pipeline, storage
 
 TINY = ["--config", "configs/quickstart.py", "--config.train.epochs=1",
         "--config.data.max_train_examples=256", "--config.prune.ratios=(0.3, 0.6)",
@@ -42,8 +43,6 @@ def _run(module, args, preexec_fn=None):
 def _run_in_process(args, capsys):
     """`python -m tfprune.run` on the quickstart config past its flag parsing: returns
     the exit code and what went to stderr."""
-    from tfprune import pipeline
-
     config, workdir = config_file("quickstart")(), None
     for argument in args:
         if argument.startswith("--workdir="):
@@ -58,7 +57,7 @@ def _run_in_process(args, capsys):
             config[section][name] = value
     capsys.readouterr()
     with pytest.raises(SystemExit) as exited:
-        pipeline.main_guarded(lambda: pipeline.run(config, workdir, log=lambda _: None))
+        cli.guarded(lambda: pipeline.run(config, workdir, log=lambda _: None))
     return exited.value.code, capsys.readouterr().err
 
 
@@ -424,8 +423,6 @@ class _Payload:
 
 
 def test_planted_pickles_in_a_workdir_are_never_unpickled(tmp_path):
-    from tfprune import evaluate, io as io_lib
-
     marker = str(tmp_path / "unpickled")
     payload = np.array([_Payload(marker)], dtype=object)
     cache = str(tmp_path / "cache.npy")

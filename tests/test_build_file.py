@@ -15,7 +15,7 @@ from conftest import ROOT
 
 BUILD = os.path.join(ROOT, "BUILD")
 ENTRY_POINTS = ["tfprune/run.py", "export/tflite.py", "export/bundle.py", "export/merge.py",
-                "tfprune/report.py", "tfprune/bench.py", "tfprune/profile.py"]
+                "tfprune/report/__main__.py", "tfprune/bench.py", "tfprune/profile.py"]
 
 
 def _files(pattern):
@@ -46,7 +46,7 @@ def evaluate(source):
 def uncovered(rules):
     """Modules, configs and test files that no rule lists, plus tests in != 1 py_test."""
     listed = {f for r in rules for key in ("srcs", "data") for f in r.get(key) or []}
-    wanted = _files("tfprune/*.py") | _files("export/*.py") | _files("configs/*.py")
+    wanted = _files("tfprune/**/*.py") | _files("export/*.py") | _files("configs/*.py")
     missing = sorted(wanted - listed - {"tests/conftest.py"})
     if "tests/conftest.py" not in listed:
         missing.append("tests/conftest.py")
@@ -78,7 +78,7 @@ def test_each_binary_main_exists_and_every_entry_point_has_a_binary(rules):
         assert main in generated or os.path.isfile(os.path.join(ROOT, main)), (name, main)
     for path in ENTRY_POINTS:
         if os.path.exists(os.path.join(ROOT, path)):
-            module = path[:-3].replace("/", ".")
+            module = path[:-3].replace("/", ".").removesuffix(".__main__")
             assert module in binaries, f"no py_binary for `python -m {module}`"
             main = binaries[module]["main"]
             assert main == path or f'"{module}"' in generated[main]["cmd"], (module, main)

@@ -31,7 +31,8 @@ def images():
 def aligned(resnet20, images):
     """{method: its masks at k = K for RATIO}."""
     keep = cascade.keep_budget(resnet20, RATIO, models.count_params(resnet20))
-    return {name: methods.get(name, K)(resnet20, keep, images)[0] for name in methods.STRUCTURED}
+    return {name: methods.get(name).bind(dict(channel_multiple=K))(resnet20, keep, images)[0]
+            for name in methods.structured_names()}
 
 
 def _inner_convs(model):
@@ -66,7 +67,7 @@ def _prune_ratio(model, masks):
     return removed / models.count_params(model)
 
 
-@pytest.mark.parametrize("method", methods.STRUCTURED)
+@pytest.mark.parametrize("method", methods.structured_names())
 def test_inner_convs_keep_a_multiple_of_k_filters(resnet20, aligned, method):
     settled, _ = structure.settle(resnet20, aligned[method])
     live = {layer.name: int(_live_filters(mask).sum())
@@ -98,7 +99,7 @@ def test_pfp_keeps_a_multiple_of_k_input_channels(resnet20, aligned):
     assert any(kept < width for kept, width in counts), counts
 
 
-@pytest.mark.parametrize("method", methods.STRUCTURED)
+@pytest.mark.parametrize("method", methods.structured_names())
 def test_budget_is_met_to_within_one_tile(resnet20, aligned, method):
     """The search stops at the smallest knob keeping the budget, so it prunes at most
     RATIO and misses it by at most one step: K filters of one layer and the next
@@ -117,17 +118,17 @@ def test_shrunk_ft_network_has_inner_convs_of_whole_tiles(resnet20):
     assert sum(widths.values()) < sum(resnet20.get_layer(n).filters for n in widths), widths
 
 
-@pytest.mark.parametrize("method", methods.STRUCTURED)
+@pytest.mark.parametrize("method", methods.structured_names())
 def test_default_k_is_the_study_method(resnet20, images, aligned, method):
     """The config's default k gives the masks of the method called without k; they
     differ from the aligned ones. Unstructured methods ignore k."""
     keep = cascade.keep_budget(resnet20, RATIO, models.count_params(resnet20))
     default = config_lib.base().prune.channel_multiple
-    study, _ = methods.METHODS[method](resnet20, keep, images)
-    chosen, _ = methods.get(method, default)(resnet20, keep, images)
+    study, _ = methods.get(method).bind()(resnet20, keep, images)
+    chosen, _ = methods.get(method).bind(dict(channel_multiple=default))(resnet20, keep, images)
     assert all(np.array_equal(a, b) for a, b in zip(study, chosen))
     assert not all(np.array_equal(a, b) for a, b in zip(study, aligned[method]))
-    assert methods.get("wt", K) is methods.METHODS["wt"]
+    assert methods.get("wt").knobs == ()
 
 
 @pytest.mark.parametrize("value", [0, -1])

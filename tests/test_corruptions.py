@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 from scipy import ndimage
 
 from tfprune import corruptions as C
+from tfprune.corruptions import _ops, digital, weather
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CIFAR_TEST = ROOT.parent / "shared" / "data" / "cifar10" / "cifar-10-batches-bin" / "test_batch.bin"
@@ -173,18 +173,6 @@ def test_validation(images):
     assert C.corrupt(images[:0], "fog", 1, 0).shape == (0, 32, 32, 3)
 
 
-def test_sample_grid_png(tmp_path):
-    image = natural_images(1)[0]
-    grid = C.sample_grid(image, seed=0)
-    assert grid.dtype == np.uint8 and grid.shape == (19 * 34 + 2, 6 * 34 + 2, 3)
-    assert np.array_equal(grid[2:34, 2:34], image)  # first column is the clean image
-    path = tmp_path / "grid.png"
-    Image.fromarray(grid).save(path)
-    with Image.open(path) as png:
-        assert png.format == "PNG" and png.size == (grid.shape[1], grid.shape[0])
-        assert np.array_equal(np.asarray(png), grid)
-
-
 # --- helpers against the libraries the reference used ------------------------------
 
 
@@ -198,7 +186,7 @@ def test_zoom_matches_scipy_clipped_zoom():
             big = ndimage.zoom(img[top : top + crop, top : top + crop], (z, z, 1), order=1)
             trim = (big.shape[0] - 32) // 2
             expected.append(big[trim : trim + 32, trim : trim + 32])
-        got = C._apply_spatial(C._zoom_operator(32, (z,)), x)
+        got = _ops.apply_spatial(_ops.zoom_operator(32, (z,)), x)
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
@@ -208,13 +196,13 @@ def test_zoom_blur_uses_the_reference_zoom_counts():
     assert counts == [7, 12, 16, 21, 26]
 
 
-@pytest.mark.parametrize("fold,mode", [(C._reflect, "reflect"), (C._reflect101, "mirror")])
+@pytest.mark.parametrize("fold,mode", [(digital._reflect, "reflect"), (digital._reflect101, "mirror")])
 def test_bilinear_matches_map_coordinates(fold, mode):
     rng = np.random.default_rng(0)
     x = rng.random((2, 16, 16, 3)).astype(np.float32)
     rows = np.arange(16)[:, None] + rng.uniform(-5, 5, (2, 16, 16))
     cols = np.arange(16) + rng.uniform(-5, 5, (2, 16, 16))
-    got = C._bilinear(x, rows, cols, fold)
+    got = digital._bilinear(x, rows, cols, fold)
     for i in range(2):
         for c in range(3):
             want = ndimage.map_coordinates(x[i, ..., c], [rows[i], cols[i]], order=1, mode=mode)
@@ -223,15 +211,15 @@ def test_bilinear_matches_map_coordinates(fold, mode):
 
 def test_hsv_matches_colorsys():
     rgb = np.random.default_rng(0).random((500, 3))
-    h, s, v = C._rgb_to_hsv(rgb)
+    h, s, v = digital._rgb_to_hsv(rgb)
     np.testing.assert_allclose(np.stack([h, s, v], 1), [colorsys.rgb_to_hsv(*p) for p in rgb], atol=1e-12)
-    np.testing.assert_allclose(C._hsv_to_rgb(h, s, v), rgb, atol=1e-12)
+    np.testing.assert_allclose(digital._hsv_to_rgb(h, s, v), rgb, atol=1e-12)
 
 
 def test_motion_blur_trail_is_one_sided():
     x = np.zeros((1, 16, 16), np.float32)
     x[0, 8, 8] = 255
-    out = C._motion_blur(x, 6, 2, np.array([0.0]))[0]
+    out = _ops.magick_motion_blur(x, 6, 2, np.array([0.0]))[0]
     # out(col) sums in(col + i): the dot spreads to the left only, weights falling.
     assert out[8, 9:].sum() == 0 and out[:8].sum() == 0 and out[9:].sum() == 0
     assert np.all(np.diff(out[8, 2:9]) >= 0) and abs(out.sum() - 255) <= 3
@@ -257,9 +245,9 @@ def test_glass_blur_matches_reference_loop():
 
 
 def test_frost_textures_match_reference_means():
-    for index, mean in enumerate(C._FROST_MEANS):
-        texture = C._frost_texture(index, 32)
-        assert texture.shape[:2] == C._FROST_SHAPES[index]
+    for index, mean in enumerate(weather._FROST_MEANS):
+        texture = weather._frost_texture(index, 32)
+        assert texture.shape[:2] == weather._FROST_SHAPES[index]
         np.testing.assert_allclose(texture.mean(axis=(0, 1)), mean, atol=0.5)
         assert texture.std() > 30  # visible ice structure, not a flat tint
 
@@ -269,15 +257,15 @@ def test_water_mask_on_a_disk():
     that is non-zero only on the liquid."""
     yy, xx = np.mgrid[:32, :32]
     liquid = np.where((yy - 16) ** 2 + (xx - 16) ** 2 <= 36, 0.9, 0.0)[None]
-    edges = C._canny((liquid * 255).astype(np.uint8), 50, 150)[0]
+    edges = weather._canny((liquid * 255).astype(np.uint8), 50, 150)[0]
     assert edges.any() and not edges[0].any() and edges[16, 16] == 0
-    m = C._water_mask(liquid)[0]
+    m = weather._water_mask(liquid)[0]
     assert m.max() > 0 and np.all(m[liquid[0] == 0] == 0)
 
 
 def test_chamfer_distance_is_close_to_euclidean():
     zero = np.zeros((1, 32, 32), bool)
     zero[0, 5, 7] = zero[0, 25, 20] = True
-    got = C._chamfer_distance(zero)[0]
+    got = weather._chamfer_distance(zero)[0]
     exact = ndimage.distance_transform_edt(~zero[0])
     assert np.all(np.abs(got - exact) <= 0.03 * exact + 1e-9)

@@ -29,7 +29,7 @@ def test_a_removed_filter_removes_the_inputs_that_read_it():
     model = _chain()
     masks = _ones_masks(model)
     masks[0][..., 1] = 0  # filter 1 of a
-    a, b, fc = structure.remove_dead_weights(model, masks)
+    a, b, fc = structure.settle(model, masks)[0]
     assert np.all(b[:, :, 1, :] == 0) and np.all(b[:, :, [0, 2, 3], :] == 1)
     np.testing.assert_array_equal(a, masks[0])
     assert np.all(fc == 1)
@@ -40,7 +40,7 @@ def test_a_channel_nobody_reads_loses_its_filter():
     masks = _ones_masks(model)
     masks[1][:, :, 2, :] = 0  # no filter of b reads channel 2 of a
     masks[2][3, :] = 0  # the classifier ignores channel 3 of b
-    a, b, _ = structure.remove_dead_weights(model, masks)
+    a, b, _ = structure.settle(model, masks)[0]
     assert np.all(a[..., 2] == 0) and np.all(a[..., [0, 1, 3]] == 1)
     assert np.all(b[..., 3] == 0)  # filter 3 of b feeds nothing now
     assert np.all(b[:, :, 2, :] == 0) and np.all(b[:, :, [0, 1, 3], :3] == 1)
@@ -55,10 +55,10 @@ def test_a_residual_add_keeps_a_channel_alive_while_any_addend_is():
     model = tf.keras.Model(inputs, outputs)
     masks = _ones_masks(model)
     masks[1][..., 0] = 0  # branch filter 0 gone, stem's channel 0 still flows
-    _, branch_mask, after, _ = structure.remove_dead_weights(model, masks)
+    _, branch_mask, after, _ = structure.settle(model, masks)[0]
     assert np.all(after == 1)
     masks[0][..., 0] = 0  # now both addends of channel 0 are gone
-    stem_mask, _, after, _ = structure.remove_dead_weights(model, masks)
+    stem_mask, _, after, _ = structure.settle(model, masks)[0]
     assert np.all(after[:, :, 0, :] == 0) and np.all(after[:, :, 1:, :] == 1)
 
 
@@ -71,7 +71,7 @@ def test_concatenation_maps_channels_to_their_slices():
     model = tf.keras.Model(inputs, outputs)
     masks = _ones_masks(model)
     masks[1][..., 1] = 0  # right's filter 1 = channel 2 + 1 = 3 of the concatenation
-    after = structure.remove_dead_weights(model, masks)[2]
+    after = structure.settle(model, masks)[0][2]
     assert np.all(after[:, :, 3, :] == 0)
     assert np.all(np.delete(after, 3, axis=2) == 1)
 
@@ -80,5 +80,5 @@ def test_option_a_shortcut_of_the_registry_resnet_keeps_padded_channels_dead():
     from tfprune import models
 
     model = models.build("resnet20", (32, 32, 3), 10)
-    masks = structure.remove_dead_weights(model, _ones_masks(model))
+    masks = structure.settle(model, _ones_masks(model))[0]
     assert all(np.all(m == 1) for m in masks)  # nothing is dead in the intact network

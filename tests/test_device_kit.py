@@ -16,9 +16,9 @@ import pytest
 import tfprune  # noqa: F401
 
 from conftest import ROOT
-from export import bundle, merge, runner
+from export import devices, kit, runner
 from tfprune import config as config_lib
-from tfprune import data, pipeline
+from tfprune import data, pipeline, workdir
 from tfprune import errors
 
 RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=3",
@@ -140,7 +140,7 @@ def test_kit_holds_every_exported_file_and_the_images_the_host_evaluated(run_dir
     _, kit_dir = kit
     with open(os.path.join(kit_dir, "manifest.json")) as stream:
         manifest = json.load(stream)
-    assert manifest["run"]["fingerprint"] == bundle.run_fingerprint(run_dir)
+    assert manifest["run"]["fingerprint"] == devices.run_fingerprint(run_dir)
     assert manifest["variants"] == ["dynamic_int8", "float32"]  # found in WORKDIR/tflite
     assert {m["id"] for m in manifest["models"]} == {
         os.path.basename(p)[:-len(".tflite")]
@@ -150,7 +150,7 @@ def test_kit_holds_every_exported_file_and_the_images_the_host_evaluated(run_dir
     for name, digest in manifest["files"].items():
         assert runner.sha256_of(os.path.join(kit_dir, name)) == digest
     assert {"runner.py", "litert.py"} <= set(manifest["files"])
-    config = pipeline.stored_config(run_dir)
+    config = workdir.stored_config(run_dir, config_lib.base())
     host_images = {"nominal": data.load(config.data, config.seed).test_images}
     for name in ("gaussian_noise", "contrast"):
         [cached] = glob.glob(os.path.join(run_dir, "cache", f"*-{name}-3-seed0.npy"))
@@ -194,7 +194,7 @@ def test_device_figures_equal_the_hosts_and_merge_folds_them(run_dir, device_res
                 assert on_device["speedup_vs_parent"] == pytest.approx(
                     parent_ms / on_device["latency"]["median_ms"])
     potential = device["prune_potential"]["wt"]
-    assert potential["float32"]["device"] == results["methods"]["wt"]["tflite_prune_potential"]
+    assert potential["float32"]["device"] == results["methods"]["wt"]["export"]["float32"]["prune_potential"]
     for variant, exported in results["methods"]["wt"]["export"].items():
         assert potential[variant]["device"] == potential[variant]["host"]
         assert potential[variant]["host"] == exported["prune_potential"]
@@ -204,11 +204,11 @@ def test_device_figures_equal_the_hosts_and_merge_folds_them(run_dir, device_res
 
 def test_results_rebuilt_by_the_pipeline_keep_the_merged_device(run_dir, device_results):
     if DEVICE not in _results(run_dir).get("devices", {}):
-        merge.merge(run_dir, [device_results[0]], log=lambda _: None)
+        devices.merge(run_dir, [device_results[0]], log=lambda _: None)
     results = _results(run_dir)
     merged = results.pop("devices")
     # tfprune.run rebuilds results.json from the stored outputs, then folds WORKDIR/devices/.
-    assert merge.stored_devices(run_dir, results) == merged
+    assert devices.stored_devices(run_dir, results) == merged
 
 
 def test_an_interrupted_device_run_continues_with_the_next_model(kit, device_python,
@@ -265,7 +265,7 @@ def test_merge_refuses_results_of_another_run_or_of_files_exported_again(
     path, measured = device_results
     before = open(os.path.join(other_run, "results.json")).read()
     with pytest.raises(errors.ConfigError, match="comes from a kit of another run"):
-        merge.merge(other_run, [path])
+        devices.merge(other_run, [path])
     assert open(os.path.join(other_run, "results.json")).read() == before
     assert not os.path.exists(os.path.join(other_run, "devices"))
     stale = json.loads(json.dumps(measured))
@@ -274,7 +274,7 @@ def test_merge_refuses_results_of_another_run_or_of_files_exported_again(
     with open(stale_path, "w") as stream:
         json.dump(stale, stream)
     with pytest.raises(errors.ConfigError, match="exported again since"):
-        merge.merge(run_dir, [stale_path])
+        devices.merge(run_dir, [stale_path])
 
 
 def test_bundle_names_what_is_available_for_an_unknown_variant_or_distribution(run_dir, tmp_path):
@@ -282,7 +282,7 @@ def test_bundle_names_what_is_available_for_an_unknown_variant_or_distribution(r
     with pytest.raises(errors.ConfigError,
                        match="--variants: 'int4' is not in the run; available: dynamic_int8, "
                              "float32"):
-        bundle.build(run_dir, out, variants=["int4"])
+        kit.build(run_dir, out, variants=["int4"])
     with pytest.raises(errors.ConfigError, match="--distributions: 'fog_5' is not in the run"):
-        bundle.build(run_dir, out, distribution_names=["fog_5"])
+        kit.build(run_dir, out, distribution_names=["fog_5"])
     assert not os.path.exists(out)

@@ -42,7 +42,7 @@ def test_every_network_has_every_variant_with_sizes_latency_and_agreement(export
     networks = [results["parent"], *results["methods"]["ft"]["cycles"]]
     for network in networks:
         assert list(network["export"]) == list(VARIANTS)
-        assert network["tflite"] == network["export"]["float32"]
+        assert "tflite" not in network  # a copy of export["float32"] once, gone
         for variant, entry in network["export"].items():
             path = os.path.join(workdir, entry["file"])
             assert os.path.getsize(path) == entry["size_bytes"] > entry["gzip_bytes"] > 0
@@ -81,7 +81,7 @@ def test_method_summary_says_where_the_conclusion_holds(exported):
         assert results["export"]["conclusion_holds"][variant] == entry["conclusion_holds"]
     # float32 computes the Keras function: its prune potential is Keras's.
     assert summary["export"]["float32"]["prune_potential"] == summary["prune_potential"]
-    assert summary["tflite_prune_potential"] == summary["export"]["float32"]["prune_potential"]
+    assert "tflite_prune_potential" not in summary
 
 
 def test_printed_tables(exported):

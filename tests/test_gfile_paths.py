@@ -14,7 +14,7 @@ import pytest
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from export import bundle, merge, runner
+from export import devices, kit, runner
 from tfprune import config as config_lib
 from tfprune import storage
 from tfprune import models, pipeline, sweep
@@ -146,7 +146,7 @@ def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, 
 
     # The device kit: built from the ram:// run onto ram://, run locally as on a device,
     # its results merged back into the ram:// run.
-    manifest = bundle.build(workdir, f"{workdir}/kits/kit.tar.gz", variants=["int8"],
+    manifest = kit.build(workdir, f"{workdir}/kits/kit.tar.gz", variants=["int8"],
                             log=lambda _: None)
     assert [m["id"] for m in manifest["models"]] == ["parent.int8", "ft-01.int8"]
     with tarfile.open(fileobj=io.BytesIO(storage.read_bytes(f"{workdir}/kits/kit.tar.gz"))) as tar:
@@ -154,7 +154,7 @@ def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, 
     device_results = str(tmp_path / "device" / "results.json")
     runner.run(str(tmp_path / "device" / "kit"), device_results, threads=1, device="ram-test",
                log=lambda _: None)
-    merged = merge.merge(workdir, [device_results], log=lambda _: None)
+    merged = devices.merge(workdir, [device_results], log=lambda _: None)
     assert storage.read_json(f"{workdir}/results.json")["devices"] == merged["devices"]
     on_device = merged["devices"]["ram-test"]
     assert {network: set(variants) for network, variants in on_device["networks"].items()} == {

@@ -7,7 +7,7 @@ import pytest
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from export import litert, tflite
+from export import evaluation, litert, variants
 from tfprune import models
 
 
@@ -15,7 +15,7 @@ from tfprune import models
 def tflite_file(tmp_path_factory):
     model = models.build("cnn_small", (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3, seed=1)
     path = tmp_path_factory.mktemp("latency") / "model.tflite"
-    path.write_bytes(tflite.convert(model))
+    path.write_bytes(variants.convert(model))
     return str(path)
 
 
@@ -31,7 +31,7 @@ def test_latency_is_positive_and_p90_at_least_median(tflite_file, batch_size):
 def test_latency_of_an_int8_file(tmp_path):
     model = models.build("cnn_small", (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3, seed=1)
     images = np.random.default_rng(0).integers(0, 256, (32, 32, 32, 3)).astype(np.float32)
-    timing = litert.TFLiteModel(tflite.convert(model, "int8", images), batch_size=1).latency(
+    timing = litert.TFLiteModel(variants.convert(model, "int8", images), batch_size=1).latency(
         runs=10, warmup=1)
     assert 0 < timing["median_ms"] <= timing["p90_ms"]
 
@@ -39,8 +39,8 @@ def test_latency_of_an_int8_file(tmp_path):
 def test_export_records_latency_at_each_batch_size(tflite_file):
     settings = ml_collections.ConfigDict(dict(threads=2, latency_runs=12, latency_batch_runs=2,
                                               latency_warmup=1))
-    [latency] = tflite.measure_latency([tflite_file], settings)
-    assert set(latency) == {f"batch_{size}" for size in tflite.LATENCY_BATCHES}
+    [latency] = evaluation.measure_latency([tflite_file], settings)
+    assert set(latency) == {f"batch_{size}" for size in evaluation.LATENCY_BATCHES}
     for timing in latency.values():
         assert 0 < timing["median_ms"] <= timing["p90_ms"]
 
@@ -51,7 +51,7 @@ def test_files_timed_together_share_rounds_so_equal_files_time_alike(tflite_file
     show up as a speed-up)."""
     settings = ml_collections.ConfigDict(dict(threads=1, latency_runs=200, latency_batch_runs=40,
                                               latency_warmup=5))
-    first, second = tflite.measure_latency([tflite_file, tflite_file], settings)
+    first, second = evaluation.measure_latency([tflite_file, tflite_file], settings)
     for batch in first:
         ratio = first[batch]["median_ms"] / second[batch]["median_ms"]
         assert 0.8 < ratio < 1.25, (batch, ratio)
@@ -59,7 +59,7 @@ def test_files_timed_together_share_rounds_so_equal_files_time_alike(tflite_file
 
 def _conv_file(filters):
     inputs = tf.keras.Input((32, 32, 16))
-    return tflite.convert(tf.keras.Model(
+    return variants.convert(tf.keras.Model(
         inputs, tf.keras.layers.Conv2D(filters, 3, padding="same")(inputs)))
 
 

@@ -88,7 +88,7 @@ def registry():
             for name in models.MODELS}
 
 
-@pytest.mark.parametrize("method", sorted(methods.METHODS))
+@pytest.mark.parametrize("method", sorted(methods.REGISTRY))
 @pytest.mark.parametrize("name", ["cnn_small", "resnet20", "resnet56", "densenet22",
                                   "wrn16_8", "vgg16_bn"])
 def test_target_ratio_is_met_on_every_registry_model(registry, method, name):
@@ -97,21 +97,21 @@ def test_target_ratio_is_met_on_every_registry_model(registry, method, name):
     model = registry[name]
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
     ratio = 0.8
-    masks, _ = methods.METHODS[method](model, cascade.keep_budget(
+    masks, _ = methods.get(method).bind()(model, cascade.keep_budget(
         model, ratio, models.count_params(model)), images)
     achieved = _parameters_after(model, masks)
-    if method in methods.STRUCTURED and name == "cnn_small":
+    if method in methods.structured_names() and name == "cnn_small":
         # 24k parameters in 112 filters: one filter is more than 0.5% of the target.
         assert abs(achieved - ratio) / ratio <= 0.02, achieved
     else:
         assert abs(achieved - ratio) / ratio <= 0.005, achieved
 
 
-@pytest.mark.parametrize("method", methods.STRUCTURED)
+@pytest.mark.parametrize("method", methods.structured_names())
 def test_structured_masks_are_whole_filters_and_channels(registry, method):
     model = registry["resnet20"]
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
-    masks, _ = methods.METHODS[method](model, cascade.keep_budget(
+    masks, _ = methods.get(method).bind()(model, cascade.keep_budget(
         model, 0.7, models.count_params(model)), images)
     for mask in masks:
         if mask.ndim == 4:
@@ -141,9 +141,9 @@ def test_sipp_differs_from_wt_on_real_data_and_all_methods_are_deterministic(dig
     images = dataset.val_images.astype(np.float32)
     keep = cascade.keep_budget(model, 0.7, models.count_params(model))
     chosen = {}
-    for name, method in methods.METHODS.items():
-        first, _ = method(model, keep, images)
-        again, _ = method(model, keep, images)
+    for name, declared in methods.REGISTRY.items():
+        first, _ = declared.bind()(model, keep, images)
+        again, _ = declared.bind()(model, keep, images)
         for a, b in zip(first, again):
             np.testing.assert_array_equal(a, b)
         chosen[name] = np.concatenate([m.ravel() for m in first])
@@ -151,7 +151,7 @@ def test_sipp_differs_from_wt_on_real_data_and_all_methods_are_deterministic(dig
     assert overlap < 0.95, overlap
 
 
-@pytest.mark.parametrize("method", sorted(methods.METHODS))
+@pytest.mark.parametrize("method", sorted(methods.REGISTRY))
 def test_every_method_runs_through_tfmot_and_survives_strip_pruning(digits, method, tmp_path):
     model, dataset, config = digits
     model = tf.keras.models.clone_model(model)
@@ -159,7 +159,7 @@ def test_every_method_runs_through_tfmot_and_survives_strip_pruning(digits, meth
     total = models.count_params(model)
     keep = cascade.keep_budget(model, 0.6, total)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.6))
-    prune = cascade.PruneToRatio(methods.METHODS[method], keep,
+    prune = cascade.PruneToRatio(methods.get(method).bind(), keep,
                                  dataset.val_images.astype(np.float32))
     train.fit(wrapped, dataset, config, 1, callbacks=[
         prune, tfmot.sparsity.keras.UpdatePruningStep(),
@@ -170,5 +170,5 @@ def test_every_method_runs_through_tfmot_and_survives_strip_pruning(digits, meth
         assert np.all(kernel.numpy()[mask == 0] == 0)
         assert np.count_nonzero(kernel.numpy()) <= mask.sum()
     achieved = 1 - cascade.nonzero_params(stripped) / total
-    tolerance = 0.02 if method in methods.STRUCTURED else 0.005
+    tolerance = 0.02 if method in methods.structured_names() else 0.005
     assert abs(achieved - 0.6) / 0.6 <= tolerance, achieved

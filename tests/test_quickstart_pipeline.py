@@ -54,7 +54,7 @@ def test_run_writes_checkpoints_results_and_table(run_without_export):
     for cycle in cycles:
         assert abs(cycle["prune_ratio"] - cycle["target_ratio"]) / cycle["target_ratio"] <= 0.005
         assert set(cycle["accuracy"]) == {"nominal", "gaussian_noise_3", "contrast_3"}
-        assert cycle["tflite"] is None
+        assert cycle["export"] == {}
         assert os.path.exists(os.path.join(workdir, "checkpoints", "wt",
                                            f"cycle_{cycle['index']:02d}.keras"))
     potential = results["methods"]["wt"]["prune_potential"]["nominal"]
@@ -93,9 +93,9 @@ def test_export_cli_adds_tflite_without_retraining(run_without_export):
     assert os.path.getmtime(os.path.join(workdir, "checkpoints", "wt", "cycle_02.keras")) == before
     results = _results(workdir)
     for network in [results["parent"], *results["methods"]["wt"]["cycles"]]:
-        assert os.path.exists(os.path.join(workdir, network["tflite"]["file"]))
-        assert min(network["tflite"]["agreement_with_keras"].values()) >= 0.99
-    assert "tflite_prune_potential" in results["methods"]["wt"]
+        assert os.path.exists(os.path.join(workdir, network["export"]["float32"]["file"]))
+        assert min(network["export"]["float32"]["agreement_with_keras"].values()) >= 0.99
+    assert "float32" in results["methods"]["wt"]["export"]
 
 
 def test_rerun_resumes_with_identical_results(run_without_export):

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 
 from conftest import ROOT
 from tfprune import metrics, report
+from tfprune.report import figures, plot, reader
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CORRUPTED = ("gaussian_noise_3", "contrast_3")
@@ -19,15 +21,19 @@ DISTRIBUTIONS = ("nominal", *CORRUPTED)
 FINGERPRINT = "0c6537e45bfb"
 
 
-def _tflite(accuracy, index):
-    return dict(file=f"tflite/net-{index:02d}.float32.tflite", size_bytes=100_000 - 1000 * index,
-                delegate="default (XNNPACK)", accuracy=dict(accuracy),
-                agreement_with_keras={d: 1.0 for d in accuracy})
+def _export(accuracy, index, tflite=True):
+    """A network's `export` mapping: its float32 file's entry, or none when not exported."""
+    if not tflite:
+        return {}
+    return dict(float32=dict(
+        file=f"tflite/net-{index:02d}.float32.tflite", size_bytes=100_000 - 1000 * index,
+        delegate="default (XNNPACK)", accuracy=dict(accuracy),
+        agreement_with_keras={d: 1.0 for d in accuracy}))
 
 
 def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0, groups=True):
-    """A results.json as tfprune.results.build writes it (schema version 1); without
-    `groups`, as the first version wrote it."""
+    """A results.json as tfprune.results.build writes it (schema version 1, without the
+    `tflite` copies of export["float32"]); without `groups`, as the first version wrote it."""
     rng = np.random.default_rng(seed)
     parent_accuracy = dict(nominal=0.94, gaussian_noise_3=0.90, contrast_3=0.60)
     ratios = [0.3, 0.64, 0.81, 0.9, 0.95][:cycles]
@@ -42,7 +48,7 @@ def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0, groups=T
         distributions={d: dict(source="test split" if d == "nominal" else "generated")
                        for d in DISTRIBUTIONS},
         parent=dict(params=24346, accuracy=parent_accuracy,
-                    tflite=_tflite(parent_accuracy, 0) if tflite else None),
+                    export=_export(parent_accuracy, 0, tflite)),
         methods={})
     if groups:
         results["groups"] = dict(nominal=["nominal"], corrupted=list(CORRUPTED))
@@ -61,14 +67,15 @@ def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0, groups=T
                                                       1 - parent_accuracy[d],
                                                       1 - parent_accuracy["nominal"])
                               for d in accuracy},
-                tflite=_tflite(accuracy, index) if tflite else None))
+                export=_export(accuracy, index, tflite)))
         summary = dict(cycles=records)
         xs = [c["prune_ratio"] for c in records]
         summary["prune_potential"] = {
             d: metrics.prune_potential(xs, [1 - c["accuracy"][d] for c in records],
                                        1 - parent_accuracy[d], 0.5) for d in DISTRIBUTIONS}
-        if tflite:
-            summary["tflite_prune_potential"] = dict(summary["prune_potential"])
+        summary["export"] = dict(float32=dict(
+            prune_potential=dict(summary["prune_potential"]), differs_by_more_than_a_step=[],
+            conclusion_holds=True)) if tflite else {}
         summary["excess_error_slope"] = {
             d: metrics.zero_intercept_slope(xs, [c["excess_error"][d] for c in records])
             for d in DISTRIBUTIONS}
@@ -132,6 +139,7 @@ def test_full_run(tmp_path):
     assert "not measured in this run" in text  # noise similarity
     assert "Calibration (ECE): not measured" in text
     assert "cnn_small" in text and "digits" in text
+    assert "- **TFLite**: parent exported (default (XNNPACK))" in text
 
 
 def test_partial_run_and_stale_figures(tmp_path):
@@ -145,6 +153,7 @@ def test_partial_run_and_stale_figures(tmp_path):
                         absent=("prune_potential_tflite.png", "keras_vs_tflite.png"))
     assert "wt (1 cycle, 30% to 30% of parameters removed)" in text
     assert "No TFLite prune potential for wt" in text
+    assert "- **TFLite**: not exported in this run" in text
 
 
 def test_no_methods_no_cache_no_results(tmp_path):
@@ -179,7 +188,7 @@ def test_later_features_groups_noise_ece_export(tmp_path):
                                 accuracy=[curve for _ in cycles],  # [[per eps] per cycle]
                                 agreement=[[1.0 - e * (0.2 + 0.1 * c) for e in eps]
                                            for c in range(len(cycles))])
-        summary["export"] = {"int8": dict(prune_potential={d: 0.64 for d in DISTRIBUTIONS})}
+        summary["export"]["int8"] = dict(prune_potential={d: 0.64 for d in DISTRIBUTIONS})
         for cycle in cycles:
             cycle["ece"] = {d: 0.02 + 0.05 * cycle["prune_ratio"] + 0.01 * k
                             for d in DISTRIBUTIONS}
@@ -197,12 +206,12 @@ def test_later_features_groups_noise_ece_export(tmp_path):
 
 def test_noise_reader_follows_the_schema_orientation():
     eps = [0.0, 0.5]  # 3 cycles x 2 noise levels, as results.json stores it
-    noise = report._noise(dict(noise=dict(eps=eps, agreement=[[1, 0.9], [1, 0.8], [1, 0.7]])))
+    noise = reader.noise(dict(noise=dict(eps=eps, agreement=[[1, 0.9], [1, 0.8], [1, 0.7]])))
     assert noise["agreement"].shape == (2, 3) and noise["prune_potential"] is None
-    square = report._noise(dict(noise=dict(eps=eps, agreement=[[1, 0.9], [1, 0.8]])))
+    square = reader.noise(dict(noise=dict(eps=eps, agreement=[[1, 0.9], [1, 0.8]])))
     assert list(square["agreement"][:, 1]) == [1, 0.8]  # cycle-major even when square
-    assert report._noise(dict(noise={})) is None and report._noise({}) is None
-    assert report._noise(dict(noise=dict(eps="x", agreement=None))) is None
+    assert reader.noise(dict(noise={})) is None and reader.noise({}) is None
+    assert reader.noise(dict(noise=dict(eps="x", agreement=None))) is None
 
 
 def test_cli_compares_runs_without_tensorflow(tmp_path):
@@ -220,3 +229,70 @@ def test_cli_compares_runs_without_tensorflow(tmp_path):
     assert "## Compared runs" in text
     for name in ("seed0", "seed1", "seed2"):
         assert f"| {name} | wt |" in text
+
+
+def test_building_a_report_imports_no_tensorflow(tmp_path):
+    workdir = make_workdir(tmp_path / "notf", make_results())
+    code = ("import sys\n"
+            "from tfprune import report\n"
+            "path = report.write_report(sys.argv[1])\n"
+            "assert 'tensorflow' not in sys.modules, sorted(m for m in sys.modules\n"
+            "                                              if m.startswith('tensorflow'))\n"
+            "print(path)\n")
+    done = subprocess.run([sys.executable, "-c", code, workdir], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == os.path.join(workdir, "report.md")
+    check_report(workdir, FULL_FIGURES)
+
+
+def test_figure_registry_is_the_single_source(tmp_path, monkeypatch):
+    """A figure registered in figures.REGISTRY alone is drawn (when it may be), captioned
+    and linked, and its file removed once stale, like every registered figure's."""
+    drawn = []
+
+    def draw(runs, colours, context, path):
+        drawn.append(context["methods"])
+        figure = plot.new_figure(6, 4)
+        figure.subplots().plot([0, 50, 100], [90, 80, 40], marker="o")
+        plot.save(figure, path)
+        return "The extra figure's caption.", None
+
+    extra = plot.Figure("Extra figure", "extra.png", draw, needs_methods=True)
+    monkeypatch.setattr(figures, "REGISTRY", figures.REGISTRY + (extra,))
+    workdir = make_workdir(tmp_path / "extra", make_results())
+    report.write_report(workdir)
+    text = check_report(workdir, FULL_FIGURES + ("extra.png",))
+    assert "### Extra figure" in text and "*The extra figure's caption.*" in text
+    assert drawn == [["wt", "sipp"]]
+
+    results = make_results()
+    results["methods"] = {}
+    workdir = make_workdir(tmp_path / "stale", results, cache=False)
+    os.makedirs(os.path.join(workdir, "report"))
+    for figure in figures.REGISTRY:  # as an earlier report of this run left them
+        with open(os.path.join(workdir, "report", figure.file), "wb") as stream:
+            stream.write(PNG_SIGNATURE)
+    report.write_report(workdir)
+    check_report(workdir, absent=[figure.file for figure in figures.REGISTRY])
+    assert len(drawn) == 1  # needs methods, and this run has none
+
+
+def test_method_colours_declared_in_results_else_free_palette_colours():
+    first = types.SimpleNamespace(methods=dict(
+        wt=dict(colour=plot.PALETTE[1]), new={}, sipp=dict(colour="not a colour")))
+    second = types.SimpleNamespace(methods=dict(
+        wt=dict(colour="black"), pfp=dict(colour="tab:blue"), other={}))
+    assert plot.colours([first, second]) == dict(  # tab:blue is PALETTE[0]
+        wt=plot.PALETTE[1], new=plot.PALETTE[2], sipp=plot.PALETTE[3], pfp="tab:blue",
+        other=plot.PALETTE[4])
+
+
+def test_tflite_prune_potential_is_read_from_export_only():
+    potential = {d: 0.5 for d in DISTRIBUTIONS}
+    assert reader.variants(dict(tflite_prune_potential=potential)) == {}
+    summary = dict(export=dict(float32=dict(prune_potential=potential, conclusion_holds=True),
+                               int8=dict(prune_potential=dict(nominal=None)), fp16="broken"))
+    assert reader.variants(summary) == dict(float32=potential)  # int8 has no number
+    assert reader.export_potential(summary, "float32") is potential
+    assert reader.export_potential(summary, "fp16") is None

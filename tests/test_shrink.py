@@ -214,7 +214,7 @@ def test_a_real_ft_cycle_shrinks_to_the_same_logits(tmp_path):
     total = models.count_params(model)
     keep = cascade.keep_budget(model, 0.6, total)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.6))
-    prune = cascade.PruneToRatio(methods.METHODS["ft"], keep,
+    prune = cascade.PruneToRatio(methods.get("ft").bind(), keep,
                                  dataset.val_images.astype(np.float32))
     train.fit(wrapped, dataset, config, 1,
               callbacks=[prune, tfmot.sparsity.keras.UpdatePruningStep()])

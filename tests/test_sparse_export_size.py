@@ -13,7 +13,7 @@ import pytest
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from export import litert, tflite
+from export import evaluation, litert, variants
 from tfprune import models
 
 
@@ -31,8 +31,8 @@ def _sparse90(name):
 
 def test_sparse_float_file_is_smaller_than_dense_after_gzip():
     model = _sparse90("resnet20")
-    dense, sparse = (tflite.convert(model, variant) for variant in ("float32", "sparse"))
-    assert tflite.gzip_size(sparse) < tflite.gzip_size(dense)
+    dense, sparse = (variants.convert(model, variant) for variant in ("float32", "sparse"))
+    assert evaluation.gzip_size(sparse) < evaluation.gzip_size(dense)
     assert len(sparse) < 0.25 * len(dense)
     images = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_allclose(litert.TFLiteModel(sparse).predict_logits(images),
@@ -42,7 +42,7 @@ def test_sparse_float_file_is_smaller_than_dense_after_gzip():
 def test_sparse_int8_file_is_smaller_than_int8_raw():
     model = _sparse90("cnn_small")
     images = np.random.default_rng(0).integers(0, 256, (32, 32, 32, 3)).astype(np.float32)
-    dense, sparse = (tflite.convert(model, variant, images)
+    dense, sparse = (variants.convert(model, variant, images)
                      for variant in ("int8", "sparse_int8"))
     assert len(sparse) < 0.75 * len(dense)
     runner = litert.TFLiteModel(sparse)
@@ -54,5 +54,5 @@ def test_sparse_int8_file_is_smaller_than_int8_raw():
 def test_sparse_variant_of_a_dense_network_still_converts(variant):
     model = models.build("cnn_small", (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3, seed=1)
     images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype(np.float32)
-    runner = litert.TFLiteModel(tflite.convert(model, variant, images))
+    runner = litert.TFLiteModel(variants.convert(model, variant, images))
     assert runner.predict(images).shape == (8,)

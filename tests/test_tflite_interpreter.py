@@ -4,7 +4,7 @@ import pytest
 
 import tfprune  # noqa: F401
 
-from export import litert, tflite
+from export import litert, variants
 from tfprune import models
 
 
@@ -12,7 +12,7 @@ from tfprune import models
 def model_and_file(tmp_path_factory):
     model = models.build("cnn_small", (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3, seed=1)
     path = tmp_path_factory.mktemp("tflite") / "model.tflite"
-    path.write_bytes(tflite.convert(model))
+    path.write_bytes(variants.convert(model))
     return model, path
 
 

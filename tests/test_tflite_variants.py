@@ -7,7 +7,7 @@ import pytest
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from export import litert, tflite
+from export import evaluation, litert, variants
 from tfprune import config as config_lib
 from tfprune import data, models
 from tfprune import errors
@@ -37,12 +37,12 @@ def trained(digits):
 
 @pytest.fixture(scope="module")
 def files(trained, digits):
-    representative = tflite.representative_images(digits.train_images, seed=0)
-    return {variant: tflite.convert(trained, variant, representative)
-            for variant in tflite.VARIANTS}
+    representative = evaluation.representative_images(digits.train_images, seed=0)
+    return {variant: variants.convert(trained, variant, representative)
+            for variant in variants.VARIANTS}
 
 
-@pytest.mark.parametrize("variant", tflite.VARIANTS)
+@pytest.mark.parametrize("variant", list(variants.VARIANTS))
 def test_variant_converts_runs_and_agrees_with_keras(trained, digits, files, variant):
     images = digits.test_images
     keras_predictions = trained.predict(images.astype(np.float32), verbose=0).argmax(-1)
@@ -54,7 +54,7 @@ def test_variant_converts_runs_and_agrees_with_keras(trained, digits, files, var
     assert runner.delegate.startswith(("default (XNNPACK)", "builtin without default"))
 
 
-@pytest.mark.parametrize("variant", tflite.INTEGER_VARIANTS)
+@pytest.mark.parametrize("variant", [v.name for v in variants.VARIANTS.values() if v.integer])
 def test_full_integer_files_take_and_give_int8(files, variant):
     runner = litert.TFLiteModel(files[variant])
     details = (runner._input, runner._output)
@@ -85,9 +85,9 @@ def test_damaged_variant_gives_a_clear_error(files, tmp_path, variant, damage):
 
 def test_unknown_variant_is_refused_in_one_line():
     with pytest.raises(errors.ConfigError) as error:
-        tflite.variants("float32,int4", "--variants")
+        variants.parse("float32,int4", "--variants")
     message = str(error.value)
     assert "\n" not in message and "'int4'" in message
-    assert all(variant in message for variant in tflite.VARIANTS)
-    assert tflite.variants("all") == tflite.VARIANTS
-    assert tflite.variants(("int8", "float32")) == ("float32", "int8")
+    assert all(variant in message for variant in variants.VARIANTS)
+    assert variants.parse("all") == tuple(variants.VARIANTS)
+    assert variants.parse(("int8", "float32")) == ("float32", "int8")

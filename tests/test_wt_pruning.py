@@ -34,7 +34,7 @@ def _retrain_with_wt(model, dataset, config, ratio, tmp_path):
     total = models.count_params(model)
     keep = cascade.keep_budget(model, ratio, total)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.5))
-    prune = cascade.PruneToRatio(methods.weight_thresholding, keep, None)
+    prune = cascade.PruneToRatio(methods.get("wt").bind(), keep, None)
     train.fit(wrapped, dataset, config, 1, callbacks=[
         prune, tfmot.sparsity.keras.UpdatePruningStep(),
         tfmot.sparsity.keras.PruningSummaries(log_dir=str(tmp_path / "tb"))])
@@ -76,7 +76,7 @@ def test_wt_masks_are_global_and_survive_retraining(tiny, tmp_path):
 
 def test_top_k_breaks_ties_by_position_and_never_overshoots():
     scores = [np.ones((2, 2)), np.ones(3)]
-    masks, thresholds = methods.top_k_masks(scores, 3)
+    masks, thresholds = methods.budget.top_k_masks(scores, 3)
     assert sum(m.sum() for m in masks) == 3
     np.testing.assert_array_equal(masks[0], [[1, 1], [1, 0]])
     assert thresholds == [1.0, 1.0]

@@ -31,7 +31,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 from absl import app, flags, logging
 
-from export import litert, shrink, tflite
+from export import litert, shrink, variants
 from tfprune import cascade, corruptions, data, distributions, evaluate, flops, methods, models
 from tfprune import config as config_lib
 from tfprune import storage
@@ -197,7 +197,7 @@ def bench_training_levers(model, images, labels, steps, rounds=5, batch_size=128
 def bench_tflite_batches(model, images, batch_sizes=(1, 16, 64, 256), threads=2, rounds=3):
     """Throughput of TFLite evaluation (float32, `threads` threads) at each batch size:
     batching is what makes the re-evaluation of a whole suite affordable."""
-    content = tflite.convert(model)
+    content = variants.convert(model)
     interpreters = {size: litert.TFLiteModel(content, threads, batch_size=size)
                     for size in batch_sizes}
     times = {size: [] for size in batch_sizes}
@@ -239,7 +239,7 @@ def bench_output_tile(filters=TILE_PROBE_FILTERS, runs=200, rounds=5, threads=1)
     3x3 conv on 32x32x16 per number of filters (median over interleaved rounds), and the
     largest number that costs no more than one filter does (within 15%)."""
     inputs = tf.keras.Input((32, 32, 16))
-    interpreters = {count: litert.TFLiteModel(tflite.convert(tf.keras.Model(
+    interpreters = {count: litert.TFLiteModel(variants.convert(tf.keras.Model(
         inputs, tf.keras.layers.Conv2D(count, 3, padding="same")(inputs))), threads, 1)
         for count in filters}
     times = {count: [] for count in filters}
@@ -258,7 +258,7 @@ def ft_pruned(model, ratio, channel_multiple=1):
     pruned = tf.keras.models.clone_model(model)
     pruned.set_weights(model.get_weights())
     keep = cascade.keep_budget(pruned, ratio, models.count_params(pruned))
-    masks, _ = methods.get("ft", channel_multiple)(pruned, keep, None)
+    masks, _ = methods.get("ft").bind(dict(channel_multiple=channel_multiple))(pruned, keep, None)
     masks, norm_channels = structure.settle(pruned, masks)
     for kernel, mask in zip(wrappers.prunable_kernels(pruned), masks):
         kernel.assign(kernel * mask)
@@ -284,7 +284,7 @@ def bench_shrunk_latency(model, ratios, runs, channel_multiples=(1,), output_til
     pruned = {p5_name(ratio, k): ft_pruned(model, ratio, k)
               for ratio in ratios for k in channel_multiples}
     networks = {"parent": model, **{name: shrink.shrink(net) for name, net in pruned.items()}}
-    interpreters = {name: litert.TFLiteModel(tflite.convert(network), threads, batch_size=1)
+    interpreters = {name: litert.TFLiteModel(variants.convert(network), threads, batch_size=1)
                     for name, network in networks.items()}
     medians, cpu_ms = {name: [] for name in networks}, {name: [] for name in networks}
     count = max(runs // rounds, 1)

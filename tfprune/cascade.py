@@ -7,7 +7,6 @@ cycle is saved (stripped, atomically) before the next begins, so a rerun continu
 after the last finished cycle.
 """
 import dataclasses
-import os
 import time
 
 import numpy as np
@@ -16,15 +15,14 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
-from tfprune import storage
 from tfprune import methods as methods_lib
 from tfprune import strategy as strategy_lib
-from tfprune import models, structure, train, wrappers
+from tfprune import models, storage, structure, train, workdir, wrappers
 
 
 def keep_budget(model, prune_ratio, total_params):
     """Prunable weights to keep so that `prune_ratio` of all parent parameters is gone."""
-    prunable = sum(int(np.prod(k.shape)) for k in wrappers.prunable_kernels(model))
+    prunable = wrappers.prunable_count(model)
     unprunable = models.count_params(model) - prunable
     return int(np.clip(round((1.0 - prune_ratio) * total_params) - unprunable, 0, prunable))
 
@@ -82,30 +80,30 @@ class Cycle:
     method: str
     index: int
     target_ratio: float
+    network_id: str
     path: str  # the stripped checkpoint
 
-    @property
-    def network_id(self):
-        return f"{self.method}-{self.index:02d}"
 
-
-def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
-    """Yield each finished cycle (method, index, ratio, checkpoint), training those not done.
+def run(method_name, parent_path, ratios, dataset, config, run_dir, log=print):
+    """Yield each finished cycle (method, index, ratio, id, checkpoint), training those not
+    done.
 
     Networks are loaded, wrapped, trained and stripped under the config's strategy
     (tfprune.strategy), and left outside it while the caller evaluates a cycle.
     """
-    method = methods_lib.get(method_name, config.prune.channel_multiple)
+    method = methods_lib.get(method_name).bind(config.prune)
     strategy = strategy_lib.get(config.train.strategy)
-    output = strategy_lib.output_dir(workdir)
+    output = strategy_lib.output_dir(run_dir)
     with strategy.scope():
         model = storage.load_model(parent_path)
     total_params = models.count_params(model)
     scoring_images = dataset.val_images.astype(np.float32)
     for index, ratio in enumerate(ratios, start=1):
-        cycle = Cycle(method_name, index, ratio, _cycle_path(workdir, method_name, index))
-        record_path = cycle.path.replace(".keras", ".json")
-        backup_dir = os.path.join(workdir, "backup", method_name, f"cycle_{index:02d}")
+        network_id = workdir.cycle_id(method_name, index)
+        cycle = Cycle(method_name, index, ratio, network_id,
+                      workdir.checkpoint(run_dir, network_id))
+        record_path = workdir.record(cycle.path)
+        backup_dir = workdir.backup(run_dir, network_id)
         if storage.exists(cycle.path) and storage.exists(record_path):
             train.discard_backup(backup_dir)  # left behind if a crash followed the record
             with strategy.scope():
@@ -114,13 +112,12 @@ def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
             continue
         started = time.time()
         keep_count = keep_budget(model, ratio, total_params)
-        prunable_count = sum(int(np.prod(k.shape)) for k in wrappers.prunable_kernels(model))
-        saved_path = _cycle_path(output, method_name, index)
+        saved_path = workdir.checkpoint(output, network_id)
         epochs = config.prune.retrain_epochs
-        log_dir = os.path.join(output, "tensorboard", method_name, f"cycle_{index:02d}")
+        log_dir = workdir.training_logs(output, network_id)
         with strategy.scope():
             wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(
-                1.0 - keep_count / prunable_count))
+                1.0 - keep_count / wrappers.prunable_count(model)))
             prune = PruneToRatio(method, keep_count, scoring_images)
             callbacks = [prune, tfmot.sparsity.keras.UpdatePruningStep(),
                          tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
@@ -134,7 +131,7 @@ def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
             # Continue from the file, as a resumed run does, so both see the same network.
             model = storage.load_model(saved_path)
         achieved = 1.0 - nonzero_params(model) / total_params
-        storage.write_json(saved_path.replace(".keras", ".json"), dict(
+        storage.write_json(workdir.record(saved_path), dict(
             method=method_name, index=index, target_ratio=ratio, prune_ratio=achieved,
             params_total=total_params, params_nonzero=nonzero_params(model),
             layer_sparsity=layer_sparsity(model), history=history,
@@ -144,8 +141,3 @@ def run(method_name, parent_path, ratios, dataset, config, workdir, log=print):
             f"{achieved:.2%} of {total_params:,} parameters, val acc "
             f"{history.get('val_accuracy', [float('nan')])[-1]:.4f}, {time.time() - started:.0f}s")
         yield cycle
-
-
-def _cycle_path(workdir, method_name, index):
-    """A cycle's stripped checkpoint (its record: the same path ending in .json)."""
-    return os.path.join(workdir, "checkpoints", method_name, f"cycle_{index:02d}.keras")

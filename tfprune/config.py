@@ -4,13 +4,19 @@
 `--config.key=value` override that names an unknown key fails at once, and
 ml_collections refuses a value of the wrong type. `validate()` then checks ranges and
 registered names, so that a typo costs seconds, not a training run.
+
+The schema and its checks read the registries (pruning methods and their knobs, models,
+data sets, corruptions, strategies, export variants), so this module sits above them:
+a method's knobs become `prune.<knob>` keys without this file naming them.
 """
 import difflib
 import math
 import re
 
 import ml_collections
-from tfprune import errors
+
+from export import variants as variants_lib
+from tfprune import corruptions, data, distributions, errors, methods, models, strategy
 
 SPACING_KINDS = ("geometric", "linear")
 # Tuple-valued keys that hold numbers; every other tuple holds names or specs (strings).
@@ -60,7 +66,7 @@ def base():
         jit_compile=False,
     )
     config.prune = dict(
-        method="wt",  # a key of tfprune.methods.METHODS: wt, sipp, ft, pfp
+        method="wt",  # a key of tfprune.methods.REGISTRY: wt, sipp, ft, pfp
         methods="",  # several, comma-separated (e.g. "wt,sipp,ft,pfp"); overrides method
         # Target ratios, as torchprune: segments of *keep* ratios, descending, then
         # split into `cycles` chunks whose last values are the prune-retrain targets.
@@ -68,10 +74,8 @@ def base():
         cycles=0,  # 0 = every spacing value is a cycle
         ratios=(),  # explicit prune ratios; when given, spacing and cycles are ignored
         retrain_epochs=3,  # each cycle rewinds the lr schedule, scaled to this length
-        # Structured methods (ft, pfp) only: each layer keeps a multiple of this many
-        # filters / input channels (or all), so shrunk networks save whole SIMD tiles
-        # (8 or 16 for XNNPACK); 1 = the study's methods.
-        channel_multiple=1,
+        # ... and every registered method's knobs (tfprune.methods), e.g. channel_multiple.
+        **{knob.name: knob.default for knob in methods.knobs().values()},
     )
     config.eval = dict(
         corruptions=(
@@ -101,7 +105,7 @@ def base():
         tflite=True,
         threads=2,  # interpreter threads, for evaluation and latency
         batch_size=64,  # images per interpreter call in evaluation (1 = unbatched: 0.7x here)
-        # TFLite files per network (export.tflite.VARIANTS, or "all"): float32, float16,
+        # TFLite files per network (export.variants.VARIANTS, or "all"): float32, float16,
         # dynamic_int8, int8 (full integer), sparse, sparse_int8
         variants=("float32",),
         latency_runs=50,  # timed invokes per file at batch 1 (0 = no latency)
@@ -133,8 +137,6 @@ def use_study_evaluation(config):
     """The study's CIFAR test sets: all 19 corruptions at severity 3, severities 1-5 of
     brightness, fog, jpeg and zoom, CIFAR-10.1, noise on 1000 images x 100 draws, and a
     separately trained reference network."""
-    from tfprune import corruptions
-
     config.eval.corruptions = corruptions.NAMES
     config.eval.severities = (3,)
     config.eval.extra_corruptions = tuple(
@@ -146,7 +148,15 @@ def use_study_evaluation(config):
 
 
 def _fail(key, message):
-    raise ConfigError(f"config.{key}: {message}")
+    raise errors.ConfigError(f"config.{key}: {message}")
+
+
+def array_split(items, parts):
+    """`items` in `parts` contiguous runs, as numpy.array_split: the first len % parts
+    runs hold one more item."""
+    size, extra = divmod(len(items), parts)
+    starts = [i * size + min(i, extra) for i in range(parts + 1)]
+    return [items[a:b] for a, b in zip(starts, starts[1:])]
 
 
 def _check_range(config, key, low, high=math.inf, *, low_open=False, high_open=False):
@@ -199,14 +209,8 @@ def target_ratios(prune_config):
     if prune_config.ratios:
         return [float(r) for r in prune_config.ratios]
     keep_ratios = parse_spacing(prune_config.spacing)
-    chunks = prune_config.cycles or len(keep_ratios)
-    # As numpy.array_split: the first len % chunks chunks hold one more value.
-    size, extra = divmod(len(keep_ratios), chunks)
-    ends, end = [], 0
-    for i in range(chunks):
-        end += size + (1 if i < extra else 0)
-        ends.append(end - 1)
-    return [round(1.0 - keep_ratios[i], 6) for i in ends]
+    chunks = array_split(keep_ratios, prune_config.cycles or len(keep_ratios))
+    return [round(1.0 - chunk[-1], 6) for chunk in chunks]
 
 
 def methods_of(prune_config):
@@ -232,9 +236,6 @@ def _check_tuple_items(config):
 
 def validate(config):
     """Raise ConfigError (one line naming the key and what is allowed) for a bad config."""
-    from export import tflite as tflite_export  # registries
-    from tfprune import corruptions, data, distributions, methods, models, strategy
-
     _check_tuple_items(config)
     for seed in config.seeds:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -251,9 +252,9 @@ def validate(config):
     names = methods_of(config.prune)
     key = "prune.methods" if config.prune.methods else "prune.method"
     if not names:
-        _fail(key, f"is empty; allowed: {', '.join(sorted(methods.METHODS))}")
+        _fail(key, f"is empty; allowed: {', '.join(sorted(methods.REGISTRY))}")
     for name in names:
-        _check_name(key, name, methods.METHODS)
+        _check_name(key, name, methods.REGISTRY)
     if len(set(names)) != len(names):
         _fail(key, f"{','.join(names)} names a method twice")
     for name in config.eval.corruptions:
@@ -287,15 +288,16 @@ def validate(config):
     _check_range(config, "data.max_train_examples", 0)
     for key in ("train.epochs", "train.warmup_epochs", "prune.retrain_epochs", "prune.cycles"):
         _check_range(config, key, 0)
-    for key in ("prune.channel_multiple", "export.output_tile"):
-        _check_range(config, key, 1)
+    for knob in methods.knobs().values():
+        _check_range(config, f"prune.{knob.name}", knob.low, knob.high)
+    _check_range(config, "export.output_tile", 1)
     for key in ("train.batch_size", "eval.batch_size", "train.lr", "train.lr_step_epochs",
                 "export.threads", "export.batch_size"):
         _check_range(config, key, 0, low_open=True)
     for key in ("export.latency_runs", "export.latency_warmup"):
         _check_range(config, key, 0)
     _check_range(config, "export.latency_batch_runs", 1)
-    tflite_export.variants(config.export.variants)
+    variants_lib.parse(config.export.variants)
     for key in ("train.momentum", "train.lr_gamma"):
         _check_range(config, key, 0, 1)
     _check_range(config, "train.weight_decay", 0)

@@ -1,9 +1,8 @@
 """Multiply-accumulates per image of a network's Conv2D and Dense layers.
 
 The cost that pruning changes: BatchNorm folds into the preceding conv on export, and
-activations, pooling and biases are small next to the products. Counting only the
-non-zero kernel weights gives what an unstructured (sparse) network would cost if
-hardware skipped every zero; a physically shrunk network costs its dense count.
+activations, pooling and biases are small next to the products. The count is dense, as
+runtimes compute: a physically shrunk network costs less, zeros in a kernel do not.
 
 Counting with an `output_tile` gives what a runtime computes that produces a layer's
 output channels in tiles of that many: XNNPACK's float convolutions and matmuls on this
@@ -18,24 +17,18 @@ import numpy as np
 from tfprune import wrappers
 
 
-def macs(model, nonzero_only=False, output_tile=1):
+def macs(model, output_tile=1):
     """Multiply-accumulates of one forward pass on one image.
 
     Each kernel weight is used once per output position: a Conv2D's H_out x W_out, a
     Dense's leading output axes (1 after global pooling). Output shapes come from the
     graph, so the model needs a fixed input size. `output_tile` > 1 rounds each layer's
-    output channels up to a multiple of it (dense counts only).
+    output channels up to a multiple of it.
     """
-    if nonzero_only and output_tile > 1:
-        raise ValueError("output_tile counts dense layers; it cannot go with nonzero_only")
     total = 0
     for node in wrappers.prunable_nodes(model):
-        kernel = wrappers.unwrap(node).kernel.numpy()
-        positions = int(np.prod(node.output.shape[1:-1]))
-        if nonzero_only:
-            weights = np.count_nonzero(kernel)
-        else:
-            outputs = kernel.shape[-1]
-            weights = kernel.size // outputs * math.ceil(outputs / output_tile) * output_tile
-        total += positions * int(weights)
+        shape = wrappers.unwrap(node).kernel.shape
+        outputs = shape[-1]
+        weights = shape.num_elements() // outputs * math.ceil(outputs / output_tile) * output_tile
+        total += int(np.prod(node.output.shape[1:-1])) * weights
     return total

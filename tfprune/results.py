@@ -5,16 +5,18 @@ fractions of all parent parameters removed; delta is in percentage points; {dist
 mapping from distribution name to value:
   config, dataset, delta, distributions: {name: {source, size}},
   unavailable: {name: reason}, groups: {group: [dist]},
-  parent: {params, accuracy, ece, nll: {dist}, tflite, export, noise: {eps, accuracy}},
+  parent: {params, accuracy, ece, nll: {dist}, export, noise: {eps, accuracy}},
   reference (a separately trained unpruned network, when configured): {accuracy, ece, nll,
     agreement_with_parent, softmax_l2_to_parent, softmax_linf_to_parent: {dist},
     noise: {eps, accuracy, agreement}},
   methods: {name: {
+    structured, needs_data, colour, knobs: {knob: value} (the method's declaration,
+      tfprune.methods),
     cycles: [{index, target_ratio, prune_ratio, params_total, params_nonzero,
               layer_sparsity: {layer: fraction zero}, train_seconds,
               accuracy, ece, nll, agreement_with_parent, softmax_l2_to_parent,
-              softmax_linf_to_parent, excess_error: {dist}, tflite, export}],
-    prune_potential: {dist}, tflite_prune_potential: {dist} (when exported; = float32's),
+              softmax_linf_to_parent, excess_error: {dist}, export}],
+    prune_potential: {dist},
     export (per variant exported for the parent and every cycle): {variant: {
       prune_potential: {dist} (of the exported files, against the exported parent),
       differs_by_more_than_a_step: [dist] (Keras and exported prune potentials more than
@@ -26,7 +28,7 @@ mapping from distribution name to value:
     excess_error_slope: {dist},
     noise (when measured): {eps, accuracy: [[per eps] per cycle],
                             agreement: [[per eps] per cycle], prune_potential: [per eps]}}}
-  export = {variant: file entry} per network (export.tflite.VARIANTS), file entry =
+  export = {variant: file entry} per network (export.variants.VARIANTS), file entry =
     {file, size_bytes, gzip_bytes, delegate, params and macs (per image) of the converted
      Keras model (the physically shrunk one for structured methods; dense counts),
      tiled_macs (output channels rounded up to a multiple of output_tile, as the runtime
@@ -37,7 +39,6 @@ mapping from distribution name to value:
      and for cycles: speedup_vs_parent (or null): {batch_1, batch_64} (parent_latency's
      median over the cycle's), flop_reduction (the parent's macs over
      the cycle's), tiled_flop_reduction (the same with tiled_macs)},
-  tflite (or null) = export["float32"], as schema 1 first wrote it.
   export (top level; null when nothing was exported) = {variants: [variant],
     conclusion_holds: {variant: bool (for every method)}}.
   devices (once export.merge brought results of a kit back) = {device name: {
@@ -140,13 +141,24 @@ def _versus_parent(entry, parent_entry):
     return dict(speedup_vs_parent=speedup, **reduction)
 
 
+def prune_steps(cycles):
+    """The prune ratios a prune potential can take: 0 and each cycle's."""
+    return sorted({0.0, *(c["prune_ratio"] for c in cycles)})
+
+
+def more_than_a_step_apart(potential, other, steps):
+    """Whether two prune potentials of one curve draw different conclusions: they lie
+    more than one prune step apart (neighbouring steps are within measurement noise)."""
+    return abs(steps.index(potential) - steps.index(other)) > 1
+
+
 def _export_summary(cycles, parent_export, variant, keras_potential, delta):
     """A variant's prune potentials, and where they leave Keras's by more than one step."""
     potential = prune_potentials([dict(c, accuracy=c["export"][variant]["accuracy"])
                                   for c in cycles], parent_export[variant]["accuracy"], delta)
-    steps = sorted({0.0, *(c["prune_ratio"] for c in cycles)})
+    steps = prune_steps(cycles)
     differs = [d for d in potential
-               if abs(steps.index(potential[d]) - steps.index(keras_potential[d])) > 1]
+               if more_than_a_step_apart(potential[d], keras_potential[d], steps)]
     return dict(prune_potential=potential, differs_by_more_than_a_step=differs,
                 conclusion_holds=not differs)
 
@@ -160,19 +172,20 @@ def prune_potentials(cycles, parent_accuracy, delta):
 
 
 def build(header, distributions, parent, networks, delta, group_specs=(), reference=None,
-          noise=None):
+          noise=None, declarations=None):
     """`parent`, `reference` and each of `networks` hold `outputs` (see evaluate.outputs) and
-    `tflite` (or None); a network also holds its method and its cycle record. `noise`
-    holds the noise levels and the labels of the noisy images, when measured."""
+    `export` ({variant: file}); a network also holds its method and its cycle record.
+    `noise` holds the noise levels and the labels of the noisy images, when measured;
+    `declarations` what each method declares of itself (tfprune.methods)."""
     parent_outputs = parent["outputs"]
     parent_measures = _measures(parent_outputs, distributions)
     parent_accuracy = parent_measures["accuracy"]
     groups = parse_groups(group_specs, distributions)
     parent_export = _export_entries(parent["export"], parent_outputs, distributions)
     results = dict(header, schema_version=SCHEMA_VERSION, delta=delta, groups=groups,
-                   parent=dict(params=parent["params"], **parent_measures,
-                               tflite=parent_export.get("float32"), export=parent_export),
-                   methods={})
+                   parent=dict(params=parent["params"], **parent_measures, export=parent_export),
+                   methods={method: dict(declaration, cycles=[])
+                            for method, declaration in (declarations or {}).items()})
     if noise:
         results["parent"]["noise"] = _noise(parent_outputs, None, noise)
     if reference:
@@ -195,7 +208,7 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
             measures, **_comparison(outputs, parent_outputs, distributions),
             excess_error={d: metrics.excess_error(error[d], error[NOMINAL], parent_error[d],
                                                   parent_error[NOMINAL]) for d in distributions},
-            tflite=exported.get("float32"), export=exported)
+            export=exported)
         if noise:
             record["noise"] = _noise(outputs, parent_outputs, noise)
         results["methods"].setdefault(network["method"], dict(cycles=[]))["cycles"].append(record)
@@ -214,8 +227,6 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
             variant: _export_summary(cycles, parent_export, variant,
                                      summary["prune_potential"], delta)
             for variant in parent_export if all(variant in c["export"] for c in cycles)}
-        if "float32" in summary["export"]:
-            summary["tflite_prune_potential"] = summary["export"]["float32"]["prune_potential"]
         summary["excess_error_slope"] = {
             d: metrics.zero_intercept_slope(ratios, [c["excess_error"][d] for c in cycles])
             for d in distributions}
@@ -248,7 +259,7 @@ def table(results):
     parent = results["parent"]["accuracy"]
     for method, summary in results["methods"].items():
         cycles = summary["cycles"]
-        tflite = summary.get("tflite_prune_potential", {})
+        tflite = summary["export"].get("float32", {}).get("prune_potential", {})
         ratio_headers = [f"{c['prune_ratio']:.0%}" for c in cycles]
         header = ["distribution", "parent", *ratio_headers, "PP keras", "PP tflite"]
         rows = [[name, f"{100 * parent[name]:.1f}",

@@ -5,16 +5,14 @@ Runs the sweep of the config (its seeds times its methods; one seed: an ordinary
 or the i-th of n shards of it, or merges the finished shards (see tfprune.sweep)."""
 import os
 import re
-import sys
 
 import tfprune  # noqa: F401
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from tfprune import cli, storage, sweep
 from tfprune import config as config_lib
-from tfprune import storage
-from tfprune import pipeline, sweep
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Python config file (configs/*.py).",
                                           lock_config=True)
@@ -26,11 +24,6 @@ _SHARD = flags.DEFINE_string("shard", None, "i/n: run the i-th of n disjoint par
 _MERGE = flags.DEFINE_bool("merge", False, "Build results.json and the report from the finished "
                            "shards' parts.")
 flags.mark_flag_as_required("config")
-
-
-def _fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def _one_line(error):
@@ -51,20 +44,20 @@ def parse_flags(argv):
         _CONFIG.value.keys()  # a config file that could not be read fails here
         return remaining
     except (flags.Error, OSError, AttributeError, KeyError, TypeError, ValueError) as error:
-        _fail(_one_line(error))
+        cli.fail(_one_line(error))
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the run's own
     if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}; flags take the form --name=value")
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}; flags take the form --name=value")
     config_name = os.path.splitext(os.path.basename(
         config_flags.get_config_filename(flags.FLAGS["config"])))[0]
     workdir = _WORKDIR.value or os.path.join("workdirs", config_name)
     if _MERGE.value and _SHARD.value is not None:
-        _fail("--merge reads every shard's results; run it without --shard")
+        cli.fail("--merge reads every shard's results; run it without --shard")
     if _FRESH.value and (_MERGE.value or _SHARD.value is not None):
-        _fail("--fresh would move aside the workdir all shards share; move it aside once "
+        cli.fail("--fresh would move aside the workdir all shards share; move it aside once "
               "(--fresh without --shard) before starting the shards")
 
     def job():
@@ -80,7 +73,7 @@ def main(argv):
                 print(f"--fresh: moved the old {workdir} to {moved}")
         sweep.run(config, workdir, shard)
 
-    pipeline.main_guarded(job)
+    cli.guarded(job)
 
 
 def refuse_unknown_overrides(argv):
@@ -89,7 +82,7 @@ def refuse_unknown_overrides(argv):
         if argument.startswith("--config."):
             error = config_lib.unknown_key_error(argument[len("--config."):].split("=", 1)[0])
             if error:
-                _fail(error)
+                cli.fail(error)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ Merged results.json (several seeds; schema version 1 of tfprune.results):
   sweep: {seeds, methods, workdirs: {seed: folder relative to WORKDIR}}, config, delta,
   seeds: {seed: that seed's results.json, also written to its folder},
   across_seeds: {parent: {accuracy: {dist: stats}},
-    methods: {method: {prune_potential: {dist: stats}, tflite_prune_potential (when
-      every seed has it): {dist: stats}, group_prune_potential: {group: {mean, min: stats}}}}}
+    methods: {method: {prune_potential: {dist: stats}, export: {variant (every seed has):
+      {prune_potential: {dist: stats}}}, group_prune_potential: {group: {mean, min: stats}}}}}
   stats = {mean, std, values (in seed order)}; std is the population standard deviation
   (numpy's default, ddof=0). A seed's merged results.json is its units' results with
   all methods, as an unsharded run writes it; wall_seconds_this_invocation is the sum
@@ -38,10 +38,8 @@ import time
 import numpy as np
 
 from tfprune import config as config_lib
-from tfprune import storage
-from tfprune import pipeline, report
+from tfprune import errors, pipeline, report, storage, workdir
 from tfprune import results as results_lib
-from tfprune import errors
 
 
 def seeds_of(config):
@@ -68,15 +66,12 @@ def parse_shard(text):
 
 
 def shard_units(all_units, index, count):
-    """Shard `index` of `count`: a contiguous run; the first len % count runs hold one more
-    unit (as numpy.array_split)."""
-    size, extra = divmod(len(all_units), count)
-    start = (index - 1) * size + min(index - 1, extra)
-    return all_units[start:start + size + (index <= extra)]
+    """Shard `index` of `count`: the index-th of `count` contiguous runs of near-equal length."""
+    return config_lib.array_split(all_units, count)[index - 1]
 
 
-def seed_workdir(config, workdir, seed):
-    return workdir if len(seeds_of(config)) == 1 else os.path.join(workdir, f"seed-{seed}")
+def seed_workdir(config, run_dir, seed):
+    return run_dir if len(seeds_of(config)) == 1 else workdir.seed_dir(run_dir, seed)
 
 
 def seed_config(config, seed):
@@ -86,17 +81,13 @@ def seed_config(config, seed):
     return single
 
 
-def _shard_record_path(workdir, index, count):
-    return os.path.join(workdir, "shards", f"shard-{index}-of-{count}.json")
-
-
-def run(config, workdir, shard=None, log=print):
-    """Run (or continue) the sweep of `config` in `workdir`: all of it, then the merge; or,
+def run(config, run_dir, shard=None, log=print):
+    """Run (or continue) the sweep of `config` in `run_dir`: all of it, then the merge; or,
     with `shard` = (i, n), the i-th of n parts, leaving the merge to `merge`."""
     config_lib.validate(config)
     seeds = seeds_of(config)
     if shard is None and len(seeds) == 1:
-        return pipeline.run(seed_config(config, seeds[0]), workdir, log)
+        return pipeline.run(seed_config(config, seeds[0]), run_dir, log)
     if config.train.strategy == "multi_worker":  # every worker would write shared records
         raise errors.ConfigError(
             "train.strategy=multi_worker trains one run with all its workers; start each "
@@ -108,28 +99,28 @@ def run(config, workdir, shard=None, log=print):
         log(f"shard {index}/{count}: no units (the sweep has {len(all_units)}); nothing to do")
         return None
     if len(seeds) > 1:
-        pipeline.prepare_workdir(config, workdir)
+        workdir.prepare(config, run_dir, config_lib.base())
     else:  # the seed's own run records its config; refuse another run's workdir first
-        pipeline.check_workdir(seed_config(config, seeds[0]), workdir)
-    storage.write_json(_shard_record_path(workdir, index, count), dict(
+        workdir.check(seed_config(config, seeds[0]), run_dir, config_lib.base())
+    storage.write_json(workdir.shard_record(run_dir, index, count), dict(
         shard=f"{index}/{count}", units=[list(unit) for unit in mine],
         host=socket.gethostname(), pid=os.getpid(), started=time.time()))
     for number, (seed, method) in enumerate(mine, start=1):
         log(f"\nsweep: shard {index}/{count}, unit {number}/{len(mine)}: seed {seed}, "
             f"method {method}")
-        pipeline.run(seed_config(config, seed), seed_workdir(config, workdir, seed), log,
+        pipeline.run(seed_config(config, seed), seed_workdir(config, run_dir, seed), log,
                      only_method=method)
     if shard is None:
-        return merge(config, workdir, log)
+        return merge(config, run_dir, log)
     log(f"\nshard {index}/{count} finished its {len(mine)} of {len(all_units)} units; once "
         "every shard has, run the same command with --merge instead of --shard")
     return None
 
 
-def _unfinished(config, workdir, missing):
+def _unfinished(config, run_dir, missing):
     """The one-line refusal: which units lack results, and the shards of the latest
     split (n of the last shard started) that hold them."""
-    folder, started = os.path.join(workdir, "shards"), []
+    folder, started = workdir.shards_dir(run_dir), []
     for name in storage.listdir(folder):
         try:
             record = storage.read_json(os.path.join(folder, name))
@@ -156,11 +147,11 @@ def _unit_results(path):
                                      "the shard that holds its unit") from error
 
 
-def _merge_seed(config, workdir, seed):
+def _merge_seed(config, run_dir, seed):
     """Seed `seed`'s results.json from its units' results-<method>.json."""
-    folder = seed_workdir(config, workdir, seed)
+    folder = seed_workdir(config, run_dir, seed)
     methods = config_lib.methods_of(config.prune)
-    parts = {m: _unit_results(pipeline.results_path(folder, m)) for m in methods}
+    parts = {m: _unit_results(workdir.results(folder, m)) for m in methods}
     first = parts[methods[0]]
     for method, part in parts.items():
         if part["parent"]["accuracy"] != first["parent"]["accuracy"]:
@@ -193,9 +184,10 @@ def _across_seeds(runs, methods):
     for method in methods:
         summaries = [r["methods"][method] for r in runs]
         entry = dict(prune_potential=_over_seeds([s["prune_potential"] for s in summaries]))
-        if all("tflite_prune_potential" in s for s in summaries):
-            entry["tflite_prune_potential"] = _over_seeds(
-                [s["tflite_prune_potential"] for s in summaries])
+        entry["export"] = {
+            variant: dict(prune_potential=_over_seeds(
+                [s["export"][variant]["prune_potential"] for s in summaries]))
+            for variant in summaries[0]["export"] if all(variant in s["export"] for s in summaries)}
         groups = [s["group_prune_potential"] for s in summaries]
         entry["group_prune_potential"] = {
             group: {k: _stats([g[group][k] for g in groups]) for k in ("mean", "min")}
@@ -212,7 +204,7 @@ def table(merged):
     """Per method: each seed's prune potential (%) per distribution, mean +- std."""
     seeds, lines = merged["sweep"]["seeds"], []
     for method, entry in merged["across_seeds"]["methods"].items():
-        tflite = entry.get("tflite_prune_potential", {})
+        tflite = entry["export"].get("float32", {}).get("prune_potential", {})
         rows = [["distribution", *(f"seed {s}" for s in seeds), "PP keras", "PP tflite"]]
         rows += [[name, *(f"{100 * v:.1f}" for v in stats["values"]), _plus_minus(stats),
                   _plus_minus(tflite[name]) if name in tflite else "n/a"]
@@ -227,43 +219,43 @@ def table(merged):
     return "\n".join(lines)
 
 
-def _sweep_report(workdir, merged, seed_reports):
+def _sweep_report(run_dir, merged, seed_reports):
     """WORKDIR/report.md: the table over seeds, and each seed's report (figures of all
     seeds: line style per seed, mean with a min-max band)."""
-    lines = [f"# tfprune sweep: {os.path.basename(workdir.rstrip('/')) or workdir}", "",
+    lines = [f"# tfprune sweep: {os.path.basename(run_dir.rstrip('/')) or run_dir}", "",
              f"Seeds {', '.join(map(str, merged['sweep']['seeds']))}; methods "
              f"{', '.join(merged['sweep']['methods'])}. Built by `python -m tfprune.run "
              "--merge` from the units' results.", "", "```", table(merged).strip(), "```", "",
              "## Reports per seed", ""]
     lines += [f"- seed {seed}: {report}" for seed, report in seed_reports.items()]
-    path = os.path.join(workdir, "report.md")
+    path = workdir.report(run_dir)
     storage.write_bytes(path, ("\n".join(lines) + "\n").encode())
     return path
 
 
-def merge(config, workdir, log=print):
+def merge(config, run_dir, log=print):
     """Build results.json and the reports of a finished sweep from its units' results;
     refused, with nothing written, while a unit is unfinished. Returns the results."""
     config_lib.validate(config)
     seeds, methods = seeds_of(config), config_lib.methods_of(config.prune)
     if len(seeds) > 1:
-        pipeline.check_workdir(config, workdir)
-    folders = {seed: seed_workdir(config, workdir, seed) for seed in seeds}
+        workdir.check(config, run_dir, config_lib.base())
+    folders = {seed: seed_workdir(config, run_dir, seed) for seed in seeds}
     for seed, folder in folders.items():
-        pipeline.check_workdir(seed_config(config, seed), folder)
+        workdir.check(seed_config(config, seed), folder, config_lib.base())
     all_units = units(config)
     missing = [(seed, method) for seed, method in all_units
-               if not storage.exists(pipeline.results_path(folders[seed], method))]
+               if not storage.exists(workdir.results(folders[seed], method))]
     if missing:
-        raise errors.ConfigError(_unfinished(config, workdir, missing))
-    per_seed = {seed: _merge_seed(config, workdir, seed) for seed in seeds}
+        raise errors.ConfigError(_unfinished(config, run_dir, missing))
+    per_seed = {seed: _merge_seed(config, run_dir, seed) for seed in seeds}
     for seed, results in per_seed.items():
-        storage.write_json(pipeline.results_path(folders[seed]), results)
+        storage.write_json(workdir.results(folders[seed]), results)
     if len(seeds) == 1:
         results = per_seed[seeds[0]]
         log(results_lib.table(results))
-        log(f"\nresults: {pipeline.results_path(workdir)}; "
-            f"report: {report.write_report(workdir)}")
+        log(f"\nresults: {workdir.results(run_dir)}; "
+            f"report: {report.write_report(run_dir)}")
         return results
     merged = dict(schema_version=results_lib.SCHEMA_VERSION,
                   sweep=dict(seeds=seeds, methods=methods,
@@ -271,11 +263,11 @@ def merge(config, workdir, log=print):
                   config=json.loads(config.to_json()), delta=config.eval.delta,
                   seeds={str(seed): results for seed, results in per_seed.items()},
                   across_seeds=_across_seeds(list(per_seed.values()), methods))
-    storage.write_json(pipeline.results_path(workdir), merged)
+    storage.write_json(workdir.results(run_dir), merged)
     seed_reports = {seed: report.write_report(folder, [f for f in folders.values()
                                                        if f != folder])
                     for seed, folder in folders.items()}
     log(table(merged))
-    log(f"\nresults: {pipeline.results_path(workdir)}; "
-        f"report: {_sweep_report(workdir, merged, seed_reports)}")
+    log(f"\nresults: {workdir.results(run_dir)}; "
+        f"report: {_sweep_report(run_dir, merged, seed_reports)}")
     return merged

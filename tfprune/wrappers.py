@@ -112,3 +112,8 @@ def prunable_layers(model):
 
 def prunable_kernels(model):
     return [layer.kernel for layer in prunable_layers(model)]
+
+
+def prunable_count(model):
+    """The number of prunable (Conv2D and Dense kernel) weights."""
+    return sum(int(np.prod(kernel.shape)) for kernel in prunable_kernels(model))

@@ -1,0 +1,12 @@
+"""SiPP, sensitivity-informed provable pruning: global top-k of the weights'
+sensitivities on the scoring batch (unstructured, data-informed; tfprune.sensitivity)."""
+from tfprune import sensitivity, wrappers
+from tfprune.methods import budget
+
+
+def sipp(model, keep_count, scoring_images):
+    layers = wrappers.prunable_layers(model)
+    activations = budget.scoring_activations(model, scoring_images)
+    scores = [sensitivity.sipp_scores(layer, layer.kernel.numpy(), a)
+              for layer, a in zip(layers, activations)]
+    return budget.global_top_k(model, keep_count, scores)

@@ -1,0 +1,11 @@
+"""WT, weight thresholding: score |w|, one global threshold over all prunable kernels
+(unstructured, data-free)."""
+import numpy as np
+
+from tfprune import wrappers
+from tfprune.methods import budget
+
+
+def weight_thresholding(model, keep_count):
+    return budget.global_top_k(model, keep_count,
+                               [np.abs(k.numpy()) for k in wrappers.prunable_kernels(model)])
