@@ -1,2 +1,3 @@
-"""TFLite export of pruned networks and their re-evaluation with the TFLite interpreter."""
-import tfprune  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+"""TFLite export of pruned networks, their re-evaluation with the TFLite interpreter, and
+the device kit. Importing the package loads nothing: export.runner and export.litert run
+on devices without TensorFlow or tfprune."""

@@ -33,5 +33,6 @@ def test_softmax_is_stable_and_normalised():
 
 
 def test_output_distances_l2_and_linf():
-    l2, linf = metrics.output_distances([[1.0, 0.0], [0.5, 0.5]], [[0.0, 1.0], [0.5, 0.5]])
-    assert l2 == pytest.approx(np.sqrt(2) / 2) and linf == pytest.approx(0.5)
+    outputs, reference = [[1.0, 0.0], [0.5, 0.5]], [[0.0, 1.0], [0.5, 0.5]]
+    assert metrics.softmax_l2(outputs, reference) == pytest.approx(np.sqrt(2) / 2)
+    assert metrics.softmax_linf(outputs, reference) == pytest.approx(0.5)

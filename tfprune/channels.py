@@ -40,10 +40,11 @@ _CHANNEL_WISE = (
     _L.Add, _L.Subtract, _L.Multiply, _L.Average, _L.Maximum, _L.Minimum)
 _MIXING_ACTIVATIONS = ("softmax", "log_softmax")
 
+
 class Layout(typing.NamedTuple):
     """How a layer maps the channels of its inputs to its output."""
     kind: str  # 'weighted' (Conv2D/Dense), 'channel_wise', 'permute', 'concat', 'pad'
-    # (ZeroPadding2D along the channel axis) or 'opaque' (anything else)
+    # (ZeroPadding2D along the channel axis) or 'opaque' (no known mapping: Flatten, ...)
     axis: int  # the channel axis of its output, from the end (-1 = last; Permute moves it)
 
 

@@ -60,15 +60,19 @@ def differences(old, new, path=""):
     return ([] if old == new else [f"{path}: {old!r} != {new!r}"]), []
 
 
+def _refuse(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv):
     """No TensorFlow import: comparing two JSON files takes a moment."""
     if len(argv) != 3:
-        sys.exit("error: name two files: python -m tfprune.compare OLD/results.json "
-                 "NEW/results.json")
+        _refuse("name two files: python -m tfprune.compare OLD/results.json NEW/results.json")
     try:
         old, new = (storage.read_json(path) for path in argv[1:])
     except (OSError, ValueError) as error:
-        sys.exit(f"error: cannot read a results.json ({error})")
+        _refuse(f"cannot read a results.json ({error}); pass the results.json of two runs")
     changed, added = differences(old, new)
     for line in added:
         print(f"added: {line}")

@@ -15,7 +15,7 @@ import numpy as np
 import tfprune  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 
-from tfprune import errors
+from tfprune import corruptions, errors
 
 AUGMENTATIONS = ("crop_flip", "crop", "none")
 CROP_PADDING = 4  # zero pixels on each side before the random crop, as the study
@@ -223,8 +223,6 @@ def corruption_mixture(images, rng):
 
     Returns the mixed images and, per image, the corruption index and the severity.
     """
-    from tfprune import corruptions
-
     choice = rng.integers(len(ROBUST_CORRUPTIONS), size=len(images))
     severity = rng.integers(0, 6, size=len(images))
     mixed = images.copy()

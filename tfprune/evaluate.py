@@ -8,8 +8,7 @@ import numpy as np
 import tfprune  # noqa: F401
 import tensorflow as tf
 
-from tfprune import storage
-from tfprune import metrics
+from tfprune import metrics, storage
 
 
 def predict_logits(model, images, batch_size):
@@ -19,8 +18,9 @@ def predict_logits(model, images, batch_size):
 
 
 def outputs(logits_of, distributions, reference=None, keep_probabilities=False):
-    """Per distribution `d`: `d:pred` (top-1 labels), `d:ece`, `d:nll` and, given the
-    reference network's outputs, `d:l2` and `d:linf` (softmax distances to it).
+    """Per distribution `d`: `d:pred` (top-1 labels) and `d:<key>` of every output metric
+    (metrics.OUTPUT_METRICS; those versus the parent given the `reference` network's
+    outputs, which hold its probabilities `d:prob`), and `d:prob` when kept.
 
     `logits_of(images)` runs the network; `distributions` maps names to
     `tfprune.distributions.Distribution`.
@@ -28,16 +28,31 @@ def outputs(logits_of, distributions, reference=None, keep_probabilities=False):
     result = {}
     for name, distribution in distributions.items():
         probabilities = metrics.softmax(logits_of(distribution.images))
-        labels = distribution.labels
         result[f"{name}:pred"] = probabilities.argmax(axis=-1).astype(np.int32)
-        result[f"{name}:ece"] = np.float64(metrics.expected_calibration_error(probabilities, labels))
-        result[f"{name}:nll"] = np.float64(metrics.negative_log_likelihood(probabilities, labels))
-        if reference is not None:
-            l2, linf = metrics.output_distances(probabilities, reference[f"{name}:prob"])
-            result[f"{name}:l2"], result[f"{name}:linf"] = np.float64(l2), np.float64(linf)
+        for metric in metrics.OUTPUT_METRICS:
+            if not metric.versus_parent:
+                value = metric.compute(probabilities, distribution.labels)
+            elif reference is not None:
+                value = metric.compute(probabilities, reference[f"{name}:prob"])
+            else:
+                continue
+            result[f"{name}:{metric.key}"] = np.float64(value)
         if keep_probabilities:
             result[f"{name}:prob"] = probabilities.astype(np.float32)
     return result
+
+
+def required_keys(distribution_names, versus_parent, keep_probabilities, noise):
+    """The keys `outputs` (and `noise_predictions`, with `noise`) store for a network: a
+    stored file lacking one (written before a metric was added) is computed again."""
+    keys = []
+    for name in distribution_names:
+        keys.append(f"{name}:pred")
+        keys += [f"{name}:{m.key}" for m in metrics.OUTPUT_METRICS
+                 if versus_parent or not m.versus_parent]
+        if keep_probabilities:
+            keys.append(f"{name}:prob")
+    return keys + (["noise:pred"] if noise else [])
 
 
 def noise_levels(eval_config):

@@ -1,8 +1,12 @@
-"""The study's metrics, on plain arrays: accuracy, agreement, prune potential, excess error.
+"""The study's metrics, on plain arrays: accuracy, agreement, prune potential, excess error,
+and the per-distribution output metrics (OUTPUT_METRICS) every network is measured by.
 
 Errors and accuracies are fractions in [0, 1]; `delta` is in percentage points, as the
 study states it (0.5 = half a point).
 """
+import dataclasses
+from typing import Callable
+
 import numpy as np
 
 
@@ -66,8 +70,33 @@ def negative_log_likelihood(probabilities, labels):
     return float(-np.mean(np.log(np.maximum(picked, 1e-12))))
 
 
-def output_distances(probabilities, reference_probabilities):
-    """Mean L2 and mean L-infinity distance between two networks' softmax outputs."""
+def softmax_l2(probabilities, reference_probabilities):
+    """Mean L2 distance between two networks' softmax outputs."""
     difference = np.asarray(probabilities) - np.asarray(reference_probabilities)
-    return (float(np.mean(np.linalg.norm(difference, axis=-1))),
-            float(np.mean(np.abs(difference).max(axis=-1))))
+    return float(np.mean(np.linalg.norm(difference, axis=-1)))
+
+
+def softmax_linf(probabilities, reference_probabilities):
+    """Mean L-infinity distance between two networks' softmax outputs."""
+    difference = np.asarray(probabilities) - np.asarray(reference_probabilities)
+    return float(np.mean(np.abs(difference).max(axis=-1)))
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputMetric:
+    """A number per network and distribution, computed from its softmax outputs and the
+    labels, or (`versus_parent`) the parent's softmax outputs. Its network's stored outputs
+    hold it as "<distribution>:<key>" (a stored file without it is computed again), and
+    results.json reports it as `name`: {distribution: value}."""
+    key: str
+    name: str
+    compute: Callable
+    versus_parent: bool = False
+
+
+OUTPUT_METRICS = (
+    OutputMetric("ece", "ece", expected_calibration_error),
+    OutputMetric("nll", "nll", negative_log_likelihood),
+    OutputMetric("l2", "softmax_l2_to_parent", softmax_l2, versus_parent=True),
+    OutputMetric("linf", "softmax_linf_to_parent", softmax_linf, versus_parent=True),
+)

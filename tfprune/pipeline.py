@@ -65,9 +65,6 @@ class _Evaluator:
         self.config, self.run_dir, self.distributions = config, run_dir, distributions
         self.noise_images, self.std = dataset.test_images, dataset.std
         self.train_images = dataset.train_images
-        self.required = [f"{d}:pred" for d in distributions]
-        if config.eval.noise_images:
-            self.required.append("noise:pred")
 
     def _measure(self, logits_of, parent):
         result = evaluate.outputs(logits_of, self.distributions, reference=parent,
@@ -86,15 +83,20 @@ class _Evaluator:
             batch_size = self.config.eval.batch_size
             return self._measure(lambda x: evaluate.predict_logits(model, x, batch_size), parent)
 
+        def required(versus_parent, keep_probabilities=False):
+            return evaluate.required_keys(self.distributions, versus_parent, keep_probabilities,
+                                          self.config.eval.noise_images)
+
         outputs = evaluate.cached_outputs(workdir.predictions(self.run_dir, network_id),
-                                          keras_outputs, self.required)
+                                          keras_outputs, required(parent is not None,
+                                                                  parent is None))
         exported = {}
         if tflite and self.config.export.tflite:
             exported = tflite_evaluation.export_and_evaluate(
                 network_id, checkpoint, method is not None and methods.get(method).structured,
                 self.run_dir, self.config.export,
                 tflite_evaluation.representative_images(self.train_images, self.config.seed),
-                lambda logits_of: self._measure(logits_of, parent or outputs), self.required,
+                lambda logits_of: self._measure(logits_of, parent or outputs), required(True),
                 parent_id=None if parent is None else workdir.PARENT)
         return dict(outputs=outputs, export=exported)
 

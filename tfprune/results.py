@@ -35,7 +35,8 @@ mapping from distribution name to value:
      computes them; tfprune.flops), latency (or null): {batch_1, batch_64: {median_ms,
      p90_ms} per image}, parent_latency (cycles; or null): the parent's file of the same
      variant, timed in the same interleaved rounds,
-     accuracy, ece, nll, agreement_with_keras, softmax_l2_to_parent: {dist},
+     accuracy, ece, nll, agreement_with_keras, softmax_l2_to_parent,
+     softmax_linf_to_parent: {dist} (the output metrics: tfprune.metrics.OUTPUT_METRICS),
      and for cycles: speedup_vs_parent (or null): {batch_1, batch_64} (parent_latency's
      median over the cycle's), flop_reduction (the parent's macs over
      the cycle's), tiled_flop_reduction (the same with tiled_macs)},
@@ -86,8 +87,13 @@ def accuracies(outputs, distributions):
 
 def _measures(outputs, distributions):
     return dict(accuracy=accuracies(outputs, distributions),
-                ece=_scalars(outputs, "ece", distributions),
-                nll=_scalars(outputs, "nll", distributions))
+                **{m.name: _scalars(outputs, m.key, distributions)
+                   for m in metrics.OUTPUT_METRICS if not m.versus_parent})
+
+
+def _versus_parent_metrics(outputs, distributions):
+    return {m.name: _scalars(outputs, m.key, distributions)
+            for m in metrics.OUTPUT_METRICS if m.versus_parent}
 
 
 def _comparison(outputs, parent_outputs, distributions):
@@ -95,8 +101,7 @@ def _comparison(outputs, parent_outputs, distributions):
     return dict(agreement_with_parent={d: metrics.agreement(outputs[f"{d}:pred"],
                                                             parent_outputs[f"{d}:pred"])
                                        for d in distributions},
-                softmax_l2_to_parent=_scalars(outputs, "l2", distributions),
-                softmax_linf_to_parent=_scalars(outputs, "linf", distributions))
+                **_versus_parent_metrics(outputs, distributions))
 
 
 def _noise(outputs, parent_outputs, noise):
@@ -121,7 +126,7 @@ def _export_entries(exported, keras_outputs, distributions):
             agreement_with_keras={d: metrics.agreement(outputs[f"{d}:pred"],
                                                        keras_outputs[f"{d}:pred"])
                                   for d in distributions},
-            softmax_l2_to_parent=_scalars(outputs, "l2", distributions))
+            **_versus_parent_metrics(outputs, distributions))
     return entries
 
 

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import zipfile
 
 import numpy as np
 
@@ -37,7 +38,8 @@ def is_local(path):
 
 
 def _tf():
-    import tfprune  # noqa: F401  (legacy Keras, before TensorFlow loads)
+    """TensorFlow, imported only for tf.io.gfile paths (tfprune.report runs without it);
+    importing this module ran tfprune/__init__.py, which selects legacy Keras first."""
     import tensorflow as tf
 
     return tf
@@ -254,8 +256,6 @@ def save_model(path, model):
 def load_model(path):
     """A Keras model saved by `save_model`; a truncated or corrupt file is a WorkdirError
     that names the file and how to redo its stage."""
-    import zipfile
-
     tf = _tf()
     try:
         if is_local(path):
