@@ -16,7 +16,8 @@ import pytest
 import tfprune  # noqa: F401
 
 from conftest import ROOT
-from export import devices, kit, runner
+from export import devices, runner
+from export import kit as kit_lib
 from tfprune import config as config_lib
 from tfprune import data, pipeline, workdir
 from tfprune import errors
@@ -282,7 +283,7 @@ def test_bundle_names_what_is_available_for_an_unknown_variant_or_distribution(r
     with pytest.raises(errors.ConfigError,
                        match="--variants: 'int4' is not in the run; available: dynamic_int8, "
                              "float32"):
-        kit.build(run_dir, out, variants=["int4"])
+        kit_lib.build(run_dir, out, variants=["int4"])
     with pytest.raises(errors.ConfigError, match="--distributions: 'fog_5' is not in the run"):
-        kit.build(run_dir, out, distribution_names=["fog_5"])
+        kit_lib.build(run_dir, out, distribution_names=["fog_5"])
     assert not os.path.exists(out)

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from conftest import ROOT
 from tfprune import cascade, config as config_lib, models, structure, wrappers
+from tfprune import errors
 from tfprune import strategy as strategy_lib
 
 RATIOS = (0.5, 0.8)
@@ -38,7 +39,6 @@ import numpy as np
 import tfprune
 import tensorflow as tf
 from tfprune import data, strategy as strategy_lib
-from tfprune import errors
 
 name, devices = sys.argv[1], int(sys.argv[2])
 if devices > 1:

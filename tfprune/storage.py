@@ -51,7 +51,7 @@ def _reason(error):
 
 
 def _unwritable(path, error):
-    return WorkdirError(f"cannot write {path} ({_reason(error)}); {_FIX}")
+    return errors.WorkdirError(f"cannot write {path} ({_reason(error)}); {_FIX}")
 
 
 def exists(path):
@@ -112,7 +112,7 @@ def storage_failure(error):
     message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", str(error)).strip()
     if not any(words in message for words in _STORAGE_FAILURES):
         return None
-    return WorkdirError(f"TensorFlow cannot write ({message.splitlines()[0]}); {_FIX}")
+    return errors.WorkdirError(f"TensorFlow cannot write ({message.splitlines()[0]}); {_FIX}")
 
 
 def _atomic(path, write):
@@ -267,7 +267,7 @@ def load_model(path):
             return tf.keras.models.load_model(staged, compile=False)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         cause = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise WorkdirError(f"{path} cannot be loaded ({cause}); delete it and its .json "
+        raise errors.WorkdirError(f"{path} cannot be loaded ({cause}); delete it and its .json "
                            "record to redo that stage, then rerun the same command") from error
 
 
@@ -310,7 +310,7 @@ def _copy_then_remove(path, target):
         for original in moved:
             gfile.remove(original)
     except _tf().errors.OpError as error:
-        raise WorkdirError(f"cannot move {path} aside to {target} ({_reason(error)}); no file "
+        raise errors.WorkdirError(f"cannot move {path} aside to {target} ({_reason(error)}); no file "
                            "is lost (each is in one or both): finish the move with the "
                            "storage's own tools (e.g. gsutil mv), or use a new --workdir") from error
 
