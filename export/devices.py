@@ -78,7 +78,7 @@ def fold(results, device_results):
     potentials, incomplete = {}, {}
     for method, summary in results["methods"].items():
         cycles = summary["cycles"]
-        ids = ["parent", *(workdir.cycle_id(method, c["index"]) for c in cycles)]
+        ids = [workdir.PARENT, *(workdir.cycle_id(method, c["index"]) for c in cycles)]
         for variant in variants:
             measured = [networks.get(i, {}).get(variant, {}) for i in ids]
             missing = [i for i, m in zip(ids, measured) if "accuracy" not in m]

@@ -50,7 +50,8 @@ def differences(old, new, path=""):
                 continue
             below = differences(value, found, f"{path}/{key}")
             changed += below[0]
-            added += below[1]
+            if key in new:  # a copy's additions are its source's, listed there
+                added += below[1]
         return changed, added
     if isinstance(old, list) and isinstance(new, list):
         if len(old) != len(new):
