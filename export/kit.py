@@ -39,7 +39,7 @@ def _chosen(requested, available, flag):
     unknown = [name for name in requested if name not in available]
     if unknown:
         raise errors.ConfigError(f"--{flag}: {unknown[0]!r} is not in the run; "
-                                     f"available: {', '.join(available)}")
+                                 f"available: {', '.join(available)}")
     return [name for name in available if name in requested]
 
 

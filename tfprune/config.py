@@ -24,8 +24,6 @@ NUMBER_TUPLES = ("train.lr_milestones", "prune.ratios", "eval.severities")
 _SEGMENT = re.compile(r"^\s*(\w+)\(\s*([^)]*)\)\s*$")
 
 
-
-
 def base():
     """Every key of a run, with defaults for the offline quickstart."""
     config = ml_collections.ConfigDict()

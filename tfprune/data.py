@@ -75,33 +75,35 @@ def load_digits(data_config, seed):
 def _check_cifar_size(path):
     size = os.path.getsize(path)
     if size == 0 or size % _CIFAR_RECORD:
-        raise errors.DataError(f"{path}: {size} bytes is not a whole number of CIFAR-10 records "
-                        f"({_CIFAR_RECORD} bytes each); replace the file with an intact copy")
+        raise errors.DataError(f"{path}: {size} bytes is not a whole number of CIFAR-10 "
+                               f"records ({_CIFAR_RECORD} bytes each); replace the file with an "
+                               "intact copy")
 
 
 def _read_cifar_binary(path):
     size = os.path.getsize(path)
     if size != _CIFAR_RECORD * _CIFAR_RECORDS_PER_FILE:
-        raise errors.DataError(f"{path}: {size // _CIFAR_RECORD} records; an official CIFAR-10 binary "
-                        f"file holds {_CIFAR_RECORDS_PER_FILE}, replace it with an intact copy")
+        raise errors.DataError(f"{path}: {size // _CIFAR_RECORD} records; an official CIFAR-10 "
+                               f"binary file holds {_CIFAR_RECORDS_PER_FILE}, replace it with an "
+                               "intact copy")
     raw = np.fromfile(path, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
     labels = raw[:, 0].astype(np.int32)
     if labels.max() >= CIFAR10_CLASSES:
         raise errors.DataError(f"{path}: label {labels.max()} is not a CIFAR-10 class; "
-                        "the file is not CIFAR-10 binary data")
+                               "the file is not CIFAR-10 binary data")
     images = raw[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels
 
 
 def _load_cifar10_folder(folder):
     if not os.path.isdir(folder):
-        raise errors.DataError(f"data.dir={folder!r} is not a folder; point it at the folder holding "
-                        "data_batch_*.bin and test_batch.bin")
+        raise errors.DataError(f"data.dir={folder!r} is not a folder; point it at the folder "
+                               "holding data_batch_*.bin and test_batch.bin")
     train_files = sorted(glob.glob(os.path.join(folder, "data_batch_*.bin")))
     test_file = os.path.join(folder, "test_batch.bin")
     if not train_files or not os.path.exists(test_file):
         raise errors.DataError(f"data.dir={folder!r} lacks data_batch_*.bin or test_batch.bin "
-                        "(the official CIFAR-10 binary version)")
+                               "(the official CIFAR-10 binary version)")
     for path in [*train_files, test_file]:  # a cut download, the usual damage, first
         _check_cifar_size(path)
     parts = [_read_cifar_binary(f) for f in train_files]
@@ -131,7 +133,7 @@ def load_tfds(name, splits, data_dir, download_host, offline_hint):
     prepared = tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
     if not prepared and not _reachable(download_host):
         raise errors.DataError(f"{name}: offline and not prepared in tensorflow-datasets "
-                        f"({builder.data_dir}); {offline_hint}")
+                               f"({builder.data_dir}); {offline_hint}")
     builder.download_and_prepare()
     arrays = {}
     for split in splits:

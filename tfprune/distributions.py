@@ -7,14 +7,11 @@ A natural shift that cannot be had is reported as unavailable, never silently dr
 """
 import dataclasses
 import hashlib
-import os
 
 import numpy as np
 
-from tfprune import corruptions, data
+from tfprune import corruptions, data, errors, storage, workdir
 from tfprune.results import NOMINAL
-from tfprune import storage
-from tfprune import errors
 
 # tensorflow-datasets names two corruptions differently from the CIFAR-10-C files.
 TFDS_CORRUPTION_NAMES = {"glass_blur": "frosted_glass_blur", "elastic_transform": "elastic"}
@@ -45,8 +42,7 @@ def split_corruption(name):
 
 def _generated(dataset, corruption, severity, seed, cache_dir, log):
     fingerprint = hashlib.sha1(dataset.test_images.tobytes()).hexdigest()[:12]
-    path = os.path.join(cache_dir, f"{dataset.name}-{fingerprint}-{corruption}-{severity}"
-                                   f"-seed{seed}.npy")
+    path = workdir.cache_file(cache_dir, dataset.name, fingerprint, corruption, severity, seed)
     images = storage.load_array(path, dataset.test_images.shape, np.uint8)
     if images is None:
         log(f"generating {corruption} severity {severity} (cached at {path})")

@@ -17,10 +17,10 @@ def predict_logits(model, images, batch_size):
     return model.predict(batches, verbose=0)
 
 
-def outputs(logits_of, distributions, reference=None, keep_probabilities=False):
+def outputs(logits_of, distributions, reference=None):
     """Per distribution `d`: `d:pred` (top-1 labels) and `d:<key>` of every output metric
-    (metrics.OUTPUT_METRICS; those versus the parent given the `reference` network's
-    outputs, which hold its probabilities `d:prob`), and `d:prob` when kept.
+    (metrics.OUTPUT_METRICS); those versus the parent given the `reference` (parent)
+    network's outputs, else (the parent itself) its probabilities `d:prob`.
 
     `logits_of(images)` runs the network; `distributions` maps names to
     `tfprune.distributions.Distribution`.
@@ -37,20 +37,21 @@ def outputs(logits_of, distributions, reference=None, keep_probabilities=False):
             else:
                 continue
             result[f"{name}:{metric.key}"] = np.float64(value)
-        if keep_probabilities:
+        if reference is None:
             result[f"{name}:prob"] = probabilities.astype(np.float32)
     return result
 
 
-def required_keys(distribution_names, versus_parent, keep_probabilities, noise):
-    """The keys `outputs` (and `noise_predictions`, with `noise`) store for a network: a
-    stored file lacking one (written before a metric was added) is computed again."""
+def required_keys(distribution_names, versus_parent, noise):
+    """The keys `outputs` (and `noise_predictions`, with `noise`) store for a network
+    evaluated `versus_parent` or not: a stored file lacking one (written before a metric
+    was added) is computed again."""
     keys = []
     for name in distribution_names:
         keys.append(f"{name}:pred")
         keys += [f"{name}:{m.key}" for m in metrics.OUTPUT_METRICS
                  if versus_parent or not m.versus_parent]
-        if keep_probabilities:
+        if not versus_parent:
             keys.append(f"{name}:prob")
     return keys + (["noise:pred"] if noise else [])
 

@@ -67,8 +67,7 @@ class _Evaluator:
         self.train_images = dataset.train_images
 
     def _measure(self, logits_of, parent):
-        result = evaluate.outputs(logits_of, self.distributions, reference=parent,
-                                  keep_probabilities=parent is None)
+        result = evaluate.outputs(logits_of, self.distributions, reference=parent)
         if self.config.eval.noise_images:
             result["noise:pred"] = evaluate.noise_predictions(
                 logits_of, self.noise_images, self.std, self.config.eval,
@@ -83,13 +82,12 @@ class _Evaluator:
             batch_size = self.config.eval.batch_size
             return self._measure(lambda x: evaluate.predict_logits(model, x, batch_size), parent)
 
-        def required(versus_parent, keep_probabilities=False):
-            return evaluate.required_keys(self.distributions, versus_parent, keep_probabilities,
+        def required(versus_parent):
+            return evaluate.required_keys(self.distributions, versus_parent,
                                           self.config.eval.noise_images)
 
         outputs = evaluate.cached_outputs(workdir.predictions(self.run_dir, network_id),
-                                          keras_outputs, required(parent is not None,
-                                                                  parent is None))
+                                          keras_outputs, required(parent is not None))
         exported = {}
         if tflite and self.config.export.tflite:
             exported = tflite_evaluation.export_and_evaluate(
@@ -184,9 +182,9 @@ def run(config, run_dir, log=print, only_method=None):
         noise = dict(eps=[float(e) for e in evaluate.noise_levels(config.eval)],
                      labels=dataset.test_labels[: config.eval.noise_images])
     declared = {m: methods.get(m).declaration(config.prune) for m in _methods(config, only_method)}
-    results = results_lib.build(header, distributions, parent, networks, config.eval.delta,
-                                config.eval.groups, reference=reference, noise=noise,
-                                declarations=declared)
+    results = results_lib.build(header, distributions, parent, networks, declared,
+                                config.eval.delta, config.eval.groups, reference=reference,
+                                noise=noise)
     results["wall_seconds_this_invocation"] = time.time() - started
     measured = devices.stored_devices(run_dir, results, log)  # merged before by export.merge
     if measured:

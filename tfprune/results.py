@@ -85,15 +85,16 @@ def accuracies(outputs, distributions):
             for d in distributions}
 
 
+def _output_metrics(outputs, distributions, versus_parent):
+    """{name: {dist: value}} of the output metrics of the network itself, or versus the
+    parent (metrics.OUTPUT_METRICS)."""
+    return {m.name: _scalars(outputs, m.key, distributions)
+            for m in metrics.OUTPUT_METRICS if m.versus_parent == versus_parent}
+
+
 def _measures(outputs, distributions):
     return dict(accuracy=accuracies(outputs, distributions),
-                **{m.name: _scalars(outputs, m.key, distributions)
-                   for m in metrics.OUTPUT_METRICS if not m.versus_parent})
-
-
-def _versus_parent_metrics(outputs, distributions):
-    return {m.name: _scalars(outputs, m.key, distributions)
-            for m in metrics.OUTPUT_METRICS if m.versus_parent}
+                **_output_metrics(outputs, distributions, versus_parent=False))
 
 
 def _comparison(outputs, parent_outputs, distributions):
@@ -101,7 +102,7 @@ def _comparison(outputs, parent_outputs, distributions):
     return dict(agreement_with_parent={d: metrics.agreement(outputs[f"{d}:pred"],
                                                             parent_outputs[f"{d}:pred"])
                                        for d in distributions},
-                **_versus_parent_metrics(outputs, distributions))
+                **_output_metrics(outputs, distributions, versus_parent=True))
 
 
 def _noise(outputs, parent_outputs, noise):
@@ -126,7 +127,7 @@ def _export_entries(exported, keras_outputs, distributions):
             agreement_with_keras={d: metrics.agreement(outputs[f"{d}:pred"],
                                                        keras_outputs[f"{d}:pred"])
                                   for d in distributions},
-            **_versus_parent_metrics(outputs, distributions))
+            **_output_metrics(outputs, distributions, versus_parent=True))
     return entries
 
 
@@ -176,12 +177,13 @@ def prune_potentials(cycles, parent_accuracy, delta):
             for name in parent_accuracy}
 
 
-def build(header, distributions, parent, networks, delta, group_specs=(), reference=None,
-          noise=None, declarations=None):
+def build(header, distributions, parent, networks, declarations, delta, group_specs=(),
+          reference=None, noise=None):
     """`parent`, `reference` and each of `networks` hold `outputs` (see evaluate.outputs) and
     `export` ({variant: file}); a network also holds its method and its cycle record.
-    `noise` holds the noise levels and the labels of the noisy images, when measured;
-    `declarations` what each method declares of itself (tfprune.methods)."""
+    `declarations`: {method: what it declares of itself (tfprune.methods)}, for every
+    method of `networks`; `noise` holds the noise levels and the labels of the noisy
+    images, when measured."""
     parent_outputs = parent["outputs"]
     parent_measures = _measures(parent_outputs, distributions)
     parent_accuracy = parent_measures["accuracy"]
@@ -190,7 +192,7 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
     results = dict(header, schema_version=SCHEMA_VERSION, delta=delta, groups=groups,
                    parent=dict(params=parent["params"], **parent_measures, export=parent_export),
                    methods={method: dict(declaration, cycles=[])
-                            for method, declaration in (declarations or {}).items()})
+                            for method, declaration in declarations.items()})
     if noise:
         results["parent"]["noise"] = _noise(parent_outputs, None, noise)
     if reference:
@@ -216,7 +218,7 @@ def build(header, distributions, parent, networks, delta, group_specs=(), refere
             export=exported)
         if noise:
             record["noise"] = _noise(outputs, parent_outputs, noise)
-        results["methods"].setdefault(network["method"], dict(cycles=[]))["cycles"].append(record)
+        results["methods"][network["method"]]["cycles"].append(record)
     for summary in results["methods"].values():
         cycles = summary["cycles"]
         ratios = [c["prune_ratio"] for c in cycles]

@@ -58,7 +58,7 @@ def main(argv):
         cli.fail("--merge reads every shard's results; run it without --shard")
     if _FRESH.value and (_MERGE.value or _SHARD.value is not None):
         cli.fail("--fresh would move aside the workdir all shards share; move it aside once "
-              "(--fresh without --shard) before starting the shards")
+                 "(--fresh without --shard) before starting the shards")
 
     def job():
         config = _CONFIG.value

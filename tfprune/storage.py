@@ -19,9 +19,6 @@ import numpy as np
 
 from tfprune import errors
 
-
-
-
 _FIX = "free disk space or make the folder writable, then rerun the same command to continue"
 # How the OS words a write refused for want of room or permission; TensorFlow's file
 # errors (summary events, checkpoints) quote it.
@@ -268,7 +265,8 @@ def load_model(path):
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         cause = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise errors.WorkdirError(f"{path} cannot be loaded ({cause}); delete it and its .json "
-                           "record to redo that stage, then rerun the same command") from error
+                                  "record to redo that stage, then rerun the same "
+                                  "command") from error
 
 
 def move_aside(path):
@@ -310,9 +308,10 @@ def _copy_then_remove(path, target):
         for original in moved:
             gfile.remove(original)
     except _tf().errors.OpError as error:
-        raise errors.WorkdirError(f"cannot move {path} aside to {target} ({_reason(error)}); no file "
-                           "is lost (each is in one or both): finish the move with the "
-                           "storage's own tools (e.g. gsutil mv), or use a new --workdir") from error
+        raise errors.WorkdirError(f"cannot move {path} aside to {target} ({_reason(error)}); "
+                                  "no file is lost (each is in one or both): finish the move "
+                                  "with the storage's own tools (e.g. gsutil mv), or use a new "
+                                  "--workdir") from error
 
 
 def save_arrays(path, arrays):

@@ -37,7 +37,7 @@ def _multi_worker():
         cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster")
     except (ValueError, AttributeError) as error:
         raise errors.ConfigError(f"TF_CONFIG is not a JSON object ({error}); see "
-                                     "tf.distribute.MultiWorkerMirroredStrategy") from error
+                                 "tf.distribute.MultiWorkerMirroredStrategy") from error
     if not cluster:
         raise errors.ConfigError(
             "train.strategy=multi_worker needs TF_CONFIG naming the cluster and this task, "

@@ -30,14 +30,16 @@ def _dead_norm_channels(graph, alive):
     return result
 
 
-def settle(model, masks):
+def settle(model, masks, graph=None):
     """(masks with every weight zeroed that can no longer affect the output,
     {BatchNormalization layer name: bool per channel, False where the channel is dead}).
 
     `masks` are 0/1 arrays in the order of `wrappers.prunable_layers(model)`; the kernels
-    are read from the model and multiplied by them.
+    are read from the model and multiplied by them. `graph`: the model's
+    channels.ChannelGraph, for a caller that settles many masks of one model (building
+    it costs about a quarter of a settle on ResNet20).
     """
-    graph = channels.ChannelGraph(model)
+    graph = graph or channels.ChannelGraph(model)
     sources = {layer.name: inbound[0] for layer, inbound in graph.nodes if inbound}
     names = [layer.name for layer in wrappers.prunable_nodes(model)]
     kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]

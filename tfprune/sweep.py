@@ -57,11 +57,11 @@ def parse_shard(text):
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not match:
         raise errors.ConfigError(f"--shard={text}: cannot read it; write --shard=i/n with "
-                                     "whole numbers 1 <= i <= n, e.g. --shard=1/2")
+                                 "whole numbers 1 <= i <= n, e.g. --shard=1/2")
     index, count = int(match.group(1)), int(match.group(2))
     if not 1 <= index <= count:
         raise errors.ConfigError(f"--shard={text}: need 1 <= i <= n (shards are numbered "
-                                     f"from 1), e.g. --shard=1/{max(count, 2)}")
+                                 f"from 1), e.g. --shard=1/{max(count, 2)}")
     return index, count
 
 
@@ -144,7 +144,7 @@ def _unit_results(path):
         return storage.read_json(path)
     except (OSError, ValueError) as error:
         raise errors.ConfigError(f"{path} is unreadable ({error}); delete it and rerun "
-                                     "the shard that holds its unit") from error
+                                 "the shard that holds its unit") from error
 
 
 def _merge_seed(config, run_dir, seed):

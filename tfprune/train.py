@@ -166,6 +166,6 @@ def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",
         if backup_dir:
             discard_backup(backup_dir)  # a diverged state is nothing to resume from
         raise errors.TrainingError(f"{stage}: the loss became NaN or infinite; lower train.lr "
-                            f"(now {train_config.lr}) or raise train.warmup_epochs")
+                                   f"(now {train_config.lr}) or raise train.warmup_epochs")
     logs = backup[0].history if backup else history.history
     return {k: [float(v) for v in vals] for k, vals in logs.items()}

@@ -174,12 +174,12 @@ def shard_record(workdir, index, count):
 # ---------------------------------------------------------------------------
 # The stored config.
 
-def flatten(tree, prefix=""):
+def _flatten(tree, prefix=""):
     """{"a.b": value} of a nested config mapping; tuples as lists, as JSON holds them."""
     flat = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
+            flat.update(_flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
     return flat
@@ -215,8 +215,8 @@ def check(config, workdir, schema):
     if storage.exists(workdir) and not storage.isdir(workdir):
         raise errors.ConfigError(f"--workdir={workdir} is a file; choose a folder")
     if storage.exists(_config_path(workdir)):
-        stored = dict(flatten(json.loads(schema.to_json())), **flatten(_stored_record(workdir)))
-        changed = sorted(k for k, v in flatten(current).items()
+        stored = dict(_flatten(json.loads(schema.to_json())), **_flatten(_stored_record(workdir)))
+        changed = sorted(k for k, v in _flatten(current).items()
                          if stored.get(k) != v and not k.startswith(EVALUATION_KEYS))
         if changed:
             raise errors.ConfigError(
@@ -238,5 +238,5 @@ def stored_config(workdir, schema):
     if not storage.exists(_config_path(workdir)):
         raise errors.ConfigError(f"{_config_path(workdir)} is missing; --workdir must be a "
                                  "tfprune.run workdir")
-    schema.update_from_flattened_dict(flatten(_stored_record(workdir)))
+    schema.update_from_flattened_dict(_flatten(_stored_record(workdir)))
     return schema

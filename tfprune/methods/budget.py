@@ -8,7 +8,7 @@ import hashlib
 
 import numpy as np
 
-from tfprune import sensitivity, structure, wrappers
+from tfprune import channels, sensitivity, structure, wrappers
 from tfprune.methods.registry import Knob
 
 DELTA_S = 1e-16  # failure probability of the scoring batch and of PFP's bound
@@ -56,13 +56,13 @@ def search(masks_for, kernels, keep_count, model, low, high, steps=40, integer=F
     A `guess` that keeps exactly keep_count ends the search at once. Knobs that give
     the masks of an earlier one (many do where each step adds a whole tile of channels)
     reuse its settled result instead of settling again."""
-    settled = {}
+    settled, graph = {}, channels.ChannelGraph(model)
 
     def evaluate(knob):
         masks, thresholds = masks_for(knob)
         key = hashlib.sha1(b"".join(m.tobytes() for m in masks)).digest()
         if key not in settled:
-            masks, norm_channels = structure.settle(model, masks)
+            masks, norm_channels = structure.settle(model, masks, graph)
             settled[key] = masks, (_kept(kernels, masks)
                                    - structure.dead_norm_params(model, norm_channels))
         return settled[key][0], thresholds, settled[key][1]

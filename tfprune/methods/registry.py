@@ -9,7 +9,6 @@ the report take all of that from here, so adding a method is one file and one
 `register` line (tfprune/methods/__init__.py).
 """
 import dataclasses
-import functools
 import math
 from typing import Callable
 
@@ -37,24 +36,25 @@ class Method:
     knobs: tuple = ()
     summary: str = ""
 
+    def knob_values(self, prune_config=None):
+        """{knob: value} from `prune_config` (a config's `prune` section; None: defaults)."""
+        return {k.name: k.default if prune_config is None else prune_config[k.name]
+                for k in self.knobs}
+
     def bind(self, prune_config=None):
-        """method(model, keep_count, scoring_images) with the knobs of `prune_config`
-        (a config's `prune` section; None: the knobs' defaults)."""
-        values = {k.name: k.default if prune_config is None else prune_config[k.name]
-                  for k in self.knobs}
+        """method(model, keep_count, scoring_images) with the knobs of `prune_config`."""
+        values = self.knob_values(prune_config)
 
         def masks(model, keep_count, scoring_images):
             data = dict(scoring_images=scoring_images) if self.needs_data else {}
             return self.prune(model, keep_count, **data, **values)
 
-        return functools.update_wrapper(masks, self.prune)
+        return masks
 
     def declaration(self, prune_config=None):
         """What results.json records of the method: kind, data, colour, knob values."""
         return dict(structured=self.structured, needs_data=self.needs_data,
-                    colour=self.colour,
-                    knobs={k.name: k.default if prune_config is None else prune_config[k.name]
-                           for k in self.knobs})
+                    colour=self.colour, knobs=self.knob_values(prune_config))
 
 
 REGISTRY = {}
