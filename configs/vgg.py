@@ -1,15 +1,9 @@
-"""VGG16-BN on CIFAR-10 with the study's schedule (torchprune paper/lost vgg16)."""
-from tfprune import config as config_lib
+"""VGG16-BN on CIFAR-10, the study's protocol as its reference code runs it (torchprune
+paper/lost/param/cifar/vgg16.yaml, training/cifar/vgg.yaml; tfprune.study): 3 networks,
+300 epochs with a 10-epoch warm-up and the lr halved every 30 epochs; each of 20
+retrainings runs 150 epochs of the same schedule, still halving every 30."""
+from tfprune import study
 
 
 def get_config():
-    config = config_lib.base()
-    config.data.name = "cifar10"
-    config.model.name = "vgg16_bn"
-    config.train.update(epochs=300, batch_size=256, lr=0.05, momentum=0.9, weight_decay=5e-4,
-                        warmup_epochs=0, lr_schedule="step", lr_step_epochs=30, lr_gamma=0.5)
-    config.prune.spacing = ("geometric(0.99, 0.855, 2)", "geometric(0.85, 0.02, 58)")
-    config.prune.cycles = 20
-    config.prune.retrain_epochs = 150
-    config_lib.use_study_evaluation(config)
-    return config
+    return study.config("vgg16_bn")

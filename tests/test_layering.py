@@ -24,7 +24,7 @@ LAYERS = {
         "results")},
     "export": EXPORT_REPORT, "tfprune.report": EXPORT_REPORT,
     **{f"tfprune.{name}": ORCHESTRATION for name in (
-        "config", "pipeline", "cascade", "sweep", "cli")},
+        "config", "study", "pipeline", "cascade", "sweep", "cli")},
     "export.kit": ORCHESTRATION,
     **{name: ENTRY for name in (
         "tfprune.run", "tfprune.report.__main__", "tfprune.bench", "tfprune.profile",

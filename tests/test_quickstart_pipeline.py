@@ -48,8 +48,9 @@ def run_without_export(tmp_path_factory):
 def test_run_writes_checkpoints_results_and_table(run_without_export):
     workdir, result = run_without_export
     results = _results(workdir)
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == 2
     cycles = results["methods"]["wt"]["cycles"]
+    assert all(isinstance(c["excess_error"], float) for c in cycles)  # test vs train group
     assert [c["target_ratio"] for c in cycles] == [0.4, 0.8]
     for cycle in cycles:
         assert abs(cycle["prune_ratio"] - cycle["target_ratio"]) / cycle["target_ratio"] <= 0.005

@@ -13,6 +13,7 @@ from PIL import Image
 
 from conftest import ROOT
 from tfprune import metrics, report
+from tfprune import results as results_lib
 from tfprune.report import figures, plot, reader
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -44,7 +45,7 @@ def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0, groups=T
                     prune=dict(method=list(methods)), seed=seed),
         dataset=dict(name="digits", source="scikit-learn digits", num_classes=10, num_test=449,
                      num_train=1213, num_val=135),
-        delta=0.5, schema_version=1,
+        delta=0.5, schema_version=2,
         distributions={d: dict(source="test split" if d == "nominal" else "generated")
                        for d in DISTRIBUTIONS},
         parent=dict(params=24346, accuracy=parent_accuracy,
@@ -63,10 +64,12 @@ def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0, groups=T
                 params_nonzero=int(24346 * (1 - ratio)), params_total=24346,
                 layer_sparsity=dict(conv2d=ratio / 2, dense=ratio), train_seconds=10.0,
                 accuracy=accuracy, agreement_with_parent={d: 0.95 for d in accuracy},
-                excess_error={d: metrics.excess_error(error[d], error["nominal"],
-                                                      1 - parent_accuracy[d],
-                                                      1 - parent_accuracy["nominal"])
-                              for d in accuracy},
+                excess_error=results_lib.group_excess_error(
+                    error, {d: 1 - a for d, a in parent_accuracy.items()}, ["nominal"],
+                    list(CORRUPTED)),
+                excess_error_by_distribution={
+                    d: metrics.excess_error(error[d], error["nominal"], 1 - parent_accuracy[d],
+                                            1 - parent_accuracy["nominal"]) for d in accuracy},
                 export=_export(accuracy, index, tflite)))
         summary = dict(cycles=records)
         xs = [c["prune_ratio"] for c in records]
@@ -76,8 +79,11 @@ def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0, groups=T
         summary["export"] = dict(float32=dict(
             prune_potential=dict(summary["prune_potential"]), differs_by_more_than_a_step=[],
             conclusion_holds=True)) if tflite else {}
-        summary["excess_error_slope"] = {
-            d: metrics.zero_intercept_slope(xs, [c["excess_error"][d] for c in records])
+        summary["excess_error_slope"] = metrics.zero_intercept_slope(
+            xs, [c["excess_error"] for c in records])
+        summary["excess_error_slope_by_distribution"] = {
+            d: metrics.zero_intercept_slope(
+                xs, [c["excess_error_by_distribution"][d] for c in records])
             for d in DISTRIBUTIONS}
         results["methods"][method] = summary
     return results

@@ -19,6 +19,8 @@ from export import variants as variants_lib
 from tfprune import corruptions, data, distributions, errors, methods, models, strategy
 
 SPACING_KINDS = ("geometric", "linear")
+RETRAIN_SCHEDULES = ("rescaled", "as_training")
+DEAD_WEIGHT_RULES = ("graph", "zero_gradient")
 # Tuple-valued keys that hold numbers; every other tuple holds names or specs (strings).
 NUMBER_TUPLES = ("train.lr_milestones", "prune.ratios", "eval.severities")
 _SEGMENT = re.compile(r"^\s*(\w+)\(\s*([^)]*)\)\s*$")
@@ -35,6 +37,9 @@ def base():
         name="digits",  # a key of tfprune.data.DATASETS
         dir="",  # cifar10: folder in the official binary format (offline source)
         tfds_data_dir="",  # cifar10: tensorflow-datasets data_dir (online source)
+        # auto: the data set's fixed mean/std where it declares them (CIFAR-10: the
+        # reference's), else the training split's | train_split (tfprune.data)
+        normalization="auto",
         val_fraction=0.1,  # held out from training, seeded; scoring batches come from it
         augment="crop_flip",  # crop_flip | crop | none (pad 4, random crop, h-flip)
         batch_augment=True,  # crop and flip whole batches (a sixth of the per-image CPU cost)
@@ -71,7 +76,19 @@ def base():
         spacing=("geometric(0.85, 0.05, 6)",),
         cycles=0,  # 0 = every spacing value is a cycle
         ratios=(),  # explicit prune ratios; when given, spacing and cycles are ignored
-        retrain_epochs=3,  # each cycle rewinds the lr schedule, scaled to this length
+        retrain_epochs=3,  # each cycle rewinds the lr schedule (see retrain_schedule)
+        # rescaled: the training schedule compressed to retrain_epochs (milestones, steps) |
+        # as_training: the training schedule's epochs kept, cut at retrain_epochs (reference)
+        retrain_schedule="rescaled",
+        # Weights that can no longer affect the output, removed with the method's masks:
+        # graph: by the channel graph, BatchNorm of dead channels zeroed and counted as
+        #   removed (what physical shrinking needs) | zero_gradient: weights with zero
+        #   gradient on the scoring batch, and structured layers' constant input channels,
+        #   BatchNorm kept and counted (the reference's rule)
+        dead_weights="graph",
+        # Relative tolerance of the keep budget: 0 = the smallest knob keeping at least the
+        # budget; 0.005 = the first result within 0.5% of it, else the nearest (reference)
+        budget_tolerance=0.0,
         # ... and every registered method's knobs (tfprune.methods), e.g. channel_multiple.
         **{knob.name: knob.default for knob in methods.knobs().values()},
     )
@@ -95,6 +112,9 @@ def base():
         # Named groups of distributions ("name=pattern,pattern", fnmatch patterns) whose
         # mean and minimum prune potential results.json reports.
         groups=("nominal=nominal", "corrupted=*_[1-5]"),
+        # (train, test): two of `groups`; each network's excess error is its mean error
+        # over test minus over train, minus the parent's (the study's single value)
+        excess_error_groups=("nominal", "corrupted"),
         batch_size=500,
         corruption_seed=0,
         cache_dir="",  # "" = WORKDIR/cache
@@ -129,20 +149,6 @@ def unknown_key_error(key):
                     f"{'.'.join(path) or 'config'}: {', '.join(allowed)}")
         node, path = node[part], path + [part]
     return None
-
-
-def use_study_evaluation(config):
-    """The study's CIFAR test sets: all 19 corruptions at severity 3, severities 1-5 of
-    brightness, fog, jpeg and zoom, CIFAR-10.1, noise on 1000 images x 100 draws, and a
-    separately trained reference network."""
-    config.eval.corruptions = corruptions.NAMES
-    config.eval.severities = (3,)
-    config.eval.extra_corruptions = tuple(
-        f"{name}_{severity}" for name in ("brightness", "fog", "jpeg_compression", "zoom_blur")
-        for severity in (1, 2, 4, 5))
-    config.eval.shifts = ("cifar10_1",)
-    config.eval.noise_images, config.eval.noise_draws = 1000, 100
-    config.eval.reference_network = True
 
 
 def _fail(key, message):
@@ -206,9 +212,17 @@ def target_ratios(prune_config):
     """The prune ratios of the cascade, increasing (fractions of all parent parameters)."""
     if prune_config.ratios:
         return [float(r) for r in prune_config.ratios]
+    return [round(1.0 - chunk[-1], 6) for chunk in target_chunks(prune_config)]
+
+
+def target_chunks(prune_config):
+    """Per cycle, the keep ratios it prunes through before retraining (the spacing values
+    of its chunk, the last one its target), as the reference re-prunes through them;
+    with explicit `ratios`, each cycle's target alone."""
+    if prune_config.ratios:
+        return [[1.0 - float(r)] for r in prune_config.ratios]
     keep_ratios = parse_spacing(prune_config.spacing)
-    chunks = array_split(keep_ratios, prune_config.cycles or len(keep_ratios))
-    return [round(1.0 - chunk[-1], 6) for chunk in chunks]
+    return array_split(keep_ratios, prune_config.cycles or len(keep_ratios))
 
 
 def methods_of(prune_config):
@@ -244,9 +258,13 @@ def validate(config):
     _check_name("data.name", config.data.name, data.DATASETS)
     _check_name("model.name", config.model.name, models.MODELS)
     _check_name("data.augment", config.data.augment, data.AUGMENTATIONS)
+    _check_name("data.normalization", config.data.normalization, data.NORMALIZATIONS)
     _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)
     _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
     _check_name("train.strategy", config.train.strategy, strategy.STRATEGIES)
+    _check_name("prune.retrain_schedule", config.prune.retrain_schedule, RETRAIN_SCHEDULES)
+    _check_name("prune.dead_weights", config.prune.dead_weights, DEAD_WEIGHT_RULES)
+    _check_range(config, "prune.budget_tolerance", 0, 0.5)
     names = methods_of(config.prune)
     key = "prune.methods" if config.prune.methods else "prune.method"
     if not names:
@@ -279,6 +297,12 @@ def validate(config):
         if "=" not in spec or not spec.partition("=")[0].strip():
             _fail("eval.groups", f"cannot read {spec!r}; write 'name=pattern,pattern', "
                   "e.g. 'noise=*_noise_*'")
+    group_names = [spec.partition("=")[0].strip() for spec in config.eval.groups]
+    if len(config.eval.excess_error_groups) != 2:
+        _fail("eval.excess_error_groups", f"{config.eval.excess_error_groups!r}: name two "
+              f"groups (train, test) of eval.groups: {', '.join(group_names)}")
+    for name in config.eval.excess_error_groups:
+        _check_name("eval.excess_error_groups", name, group_names)
     for severity in config.eval.severities:
         if severity not in (1, 2, 3, 4, 5):
             _fail("eval.severities", f"{severity!r} is out of range; allowed: 1, 2, 3, 4, 5")

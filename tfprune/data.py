@@ -9,6 +9,7 @@ import glob
 import itertools
 import os
 import socket
+import typing
 
 import numpy as np
 
@@ -28,8 +29,19 @@ CIFAR10_CLASSES = 10
 _CIFAR_RECORD = 1 + 32 * 32 * 3
 _CIFAR_RECORDS_PER_FILE = 10000
 _CIFAR_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+# Per-channel (mean, std) on the 0..1 scale, fixed: the reference's CIFAR-10 constants
+# (torchprune's training/cifar/common.yaml). The noise study's eps is in these units.
+CIFAR10_NORMALIZATION = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
+# data.normalization: auto = the data set's fixed constants where it declares them, else
+# the training split's statistics | train_split = the training split's statistics.
+NORMALIZATIONS = ("auto", "train_split")
 
 
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """A data set of the registry: its loader, and the normalisation its models use."""
+    load: typing.Callable  # (data_config, seed) -> train x, y, test x, y, classes, source
+    normalization: tuple = None  # fixed (mean, std) per channel, 0..1 scale; None: none
 
 
 @dataclasses.dataclass
@@ -43,7 +55,7 @@ class Dataset:
     test_images: np.ndarray
     test_labels: np.ndarray
     num_classes: int
-    mean: tuple  # per channel, on the 0..255 scale, of the training split
+    mean: tuple  # per channel, on the 0..255 scale (data.normalization)
     std: tuple
 
     def summary(self):
@@ -160,26 +172,35 @@ def load_cifar10(data_config, seed):
     return _load_cifar10_tfds(data_config.tfds_data_dir)
 
 
-DATASETS = {"digits": load_digits, "cifar10": load_cifar10}
+DATASETS = {"digits": Source(load_digits),
+            "cifar10": Source(load_cifar10, CIFAR10_NORMALIZATION)}
+
+
+def _normalization(source, data_config, train_images):
+    """(mean, std) per channel on the 0..255 scale, per `data.normalization`."""
+    if data_config.normalization == "auto" and source.normalization:
+        return tuple(tuple(255.0 * v for v in values) for values in source.normalization)
+    pixels = train_images.reshape(-1, 3).astype(np.float64)
+    return (tuple(float(v) for v in pixels.mean(0)),
+            tuple(float(v) for v in pixels.std(0) + 1e-6))
 
 
 def load(data_config, seed):
     """The named data set with a seeded validation split held out of training."""
-    train_x, train_y, test_x, test_y, num_classes, source = DATASETS[data_config.name](
-        data_config, seed)
+    registered = DATASETS[data_config.name]
+    train_x, train_y, test_x, test_y, num_classes, source = registered.load(data_config, seed)
     order = np.random.default_rng(seed).permutation(len(train_y))
     num_val = max(1, int(round(len(order) * data_config.val_fraction)))
     val, train = order[:num_val], np.sort(order[num_val:])
     if data_config.max_train_examples:
         train = train[: data_config.max_train_examples]
-    pixels = train_x[train].reshape(-1, 3).astype(np.float64)
+    mean, std = _normalization(registered, data_config, train_x[train])
     return Dataset(
         name=data_config.name, source=source,
         train_images=train_x[train], train_labels=train_y[train],
         val_images=train_x[np.sort(val)], val_labels=train_y[np.sort(val)],
         test_images=test_x, test_labels=test_y, num_classes=num_classes,
-        mean=tuple(float(v) for v in pixels.mean(0)),
-        std=tuple(float(v) for v in pixels.std(0) + 1e-6))
+        mean=mean, std=std)
 
 
 def _augment(image, label, augment, seed):

@@ -184,7 +184,8 @@ def run(config, run_dir, log=print, only_method=None):
     declared = {m: methods.get(m).declaration(config.prune) for m in _methods(config, only_method)}
     results = results_lib.build(header, distributions, parent, networks, declared,
                                 config.eval.delta, config.eval.groups, reference=reference,
-                                noise=noise)
+                                noise=noise,
+                                excess_error_groups=config.eval.excess_error_groups)
     results["wall_seconds_this_invocation"] = time.time() - started
     measured = devices.stored_devices(run_dir, results, log)  # merged before by export.merge
     if measured:

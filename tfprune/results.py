@@ -1,10 +1,11 @@
 """results.json: built from the networks' stored outputs alone, and its printed table.
 
-Schema (version 1). Accuracies, errors and ECE are fractions; prune ratios are
+Schema (version 2). Accuracies, errors and ECE are fractions; prune ratios are
 fractions of all parent parameters removed; delta is in percentage points; {dist} is a
 mapping from distribution name to value:
   config, dataset, delta, distributions: {name: {source, size}},
   unavailable: {name: reason}, groups: {group: [dist]},
+  excess_error_groups: {train, test} (the groups the per-network excess error compares),
   parent: {params, accuracy, ece, nll: {dist}, export, noise: {eps, accuracy}},
   reference (a separately trained unpruned network, when configured): {accuracy, ece, nll,
     agreement_with_parent, softmax_l2_to_parent, softmax_linf_to_parent: {dist},
@@ -15,7 +16,12 @@ mapping from distribution name to value:
     cycles: [{index, target_ratio, prune_ratio, params_total, params_nonzero,
               layer_sparsity: {layer: fraction zero}, train_seconds,
               accuracy, ece, nll, agreement_with_parent, softmax_l2_to_parent,
-              softmax_linf_to_parent, excess_error: {dist}, export}],
+              softmax_linf_to_parent,
+              excess_error (the study's: mean error over the test group minus the mean
+                over the train group, minus the parent's same difference; null without
+                both groups),
+              excess_error_by_distribution: {dist} (the shift from nominal to dist),
+              export}],
     prune_potential: {dist},
     export (per variant exported for the parent and every cycle): {variant: {
       prune_potential: {dist} (of the exported files, against the exported parent),
@@ -25,9 +31,12 @@ mapping from distribution name to value:
     seconds (pruning and retraining time of all cycles),
     prune_potential_by_delta: {delta: {dist}},
     group_prune_potential: {group: {mean, min}},
-    excess_error_slope: {dist},
+    excess_error_slope (of excess_error; null without it),
+    excess_error_slope_by_distribution: {dist},
     noise (when measured): {eps, accuracy: [[per eps] per cycle],
-                            agreement: [[per eps] per cycle], prune_potential: [per eps]}}}
+                            agreement: [[per eps] per cycle],
+                            prune_potential: [per eps] (per noise draw, averaged over
+                              the draws, as the reference)}}}
   export = {variant: file entry} per network (export.variants.VARIANTS), file entry =
     {file, size_bytes, gzip_bytes, delegate, params and macs (per image) of the converted
      Keras model (the physically shrunk one for structured methods; dense counts),
@@ -57,9 +66,11 @@ mapping from distribution name to value:
 """
 import fnmatch
 
+import numpy as np
+
 from tfprune import metrics
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # The clean test set's name among the distributions, the yardstick of every other.
 NOMINAL = "nominal"
 DELTAS = (-10, -5, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 5, 10)
@@ -105,11 +116,16 @@ def _comparison(outputs, parent_outputs, distributions):
                 **_output_metrics(outputs, distributions, versus_parent=True))
 
 
+def _noise_accuracy(outputs, noise):
+    """Accuracy per noise level and draw, (eps, draws), over the noisy images."""
+    return (outputs["noise:pred"] == noise["labels"]).mean(axis=2)
+
+
 def _noise(outputs, parent_outputs, noise):
     """Accuracy and agreement with the parent per noise level (mean over draws, images)."""
     predictions = outputs["noise:pred"]
     result = dict(eps=noise["eps"],
-                  accuracy=[float(v) for v in (predictions == noise["labels"]).mean(axis=(1, 2))])
+                  accuracy=[float(v) for v in _noise_accuracy(outputs, noise).mean(axis=1)])
     if parent_outputs is not None:
         result["agreement"] = [float(v) for v in
                                (predictions == parent_outputs["noise:pred"]).mean(axis=(1, 2))]
@@ -169,6 +185,27 @@ def _export_summary(cycles, parent_export, variant, keras_potential, delta):
                 conclusion_holds=not differs)
 
 
+def noise_prune_potentials(ratios, accuracies, parent_accuracy, delta):
+    """Prune potential per noise level: per draw (the same noisy inputs for every
+    network), then the mean over the draws, as the reference computes it.
+    `accuracies`: per cycle (eps, draws); `parent_accuracy`: (eps, draws)."""
+    levels, draws = parent_accuracy.shape
+    return [float(np.mean([metrics.prune_potential(
+        ratios, [1 - a[level, draw] for a in accuracies], 1 - parent_accuracy[level, draw],
+        delta) for draw in range(draws)])) for level in range(levels)]
+
+
+def group_excess_error(error, parent_error, train, test):
+    """The study's excess error of one network: (its mean error over `test` minus over
+    `train`) minus the parent's same difference; None when a group is empty."""
+    if not train or not test:
+        return None
+
+    def gap(errors):
+        return np.mean([errors[d] for d in test]) - np.mean([errors[d] for d in train])
+    return float(gap(error) - gap(parent_error))
+
+
 def prune_potentials(cycles, parent_accuracy, delta):
     """{distribution: prune potential} over cycles holding prune_ratio and accuracy."""
     ratios = [c["prune_ratio"] for c in cycles]
@@ -178,18 +215,23 @@ def prune_potentials(cycles, parent_accuracy, delta):
 
 
 def build(header, distributions, parent, networks, declarations, delta, group_specs=(),
-          reference=None, noise=None):
+          reference=None, noise=None, excess_error_groups=("nominal", "corrupted")):
     """`parent`, `reference` and each of `networks` hold `outputs` (see evaluate.outputs) and
     `export` ({variant: file}); a network also holds its method and its cycle record.
     `declarations`: {method: what it declares of itself (tfprune.methods)}, for every
     method of `networks`; `noise` holds the noise levels and the labels of the noisy
-    images, when measured."""
+    images, when measured; `excess_error_groups`: the (train, test) group names of
+    `group_specs` that the per-network excess error compares."""
     parent_outputs = parent["outputs"]
     parent_measures = _measures(parent_outputs, distributions)
     parent_accuracy = parent_measures["accuracy"]
     groups = parse_groups(group_specs, distributions)
+    train_group, test_group = (groups.get(name, []) for name in excess_error_groups)
+    parent_error = {d: 1 - a for d, a in parent_accuracy.items()}
+    noise_accuracy = {}  # per method, per cycle: (eps, draws)
     parent_export = _export_entries(parent["export"], parent_outputs, distributions)
     results = dict(header, schema_version=SCHEMA_VERSION, delta=delta, groups=groups,
+                   excess_error_groups=dict(zip(("train", "test"), excess_error_groups)),
                    parent=dict(params=parent["params"], **parent_measures, export=parent_export),
                    methods={method: dict(declaration, cycles=[])
                             for method, declaration in declarations.items()})
@@ -205,7 +247,6 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
         outputs = network["outputs"]
         measures = _measures(outputs, distributions)
         error = {d: 1 - a for d, a in measures["accuracy"].items()}
-        parent_error = {d: 1 - a for d, a in parent_accuracy.items()}
         record = {k: v for k, v in network["record"].items() if k != "history"}
         exported = _export_entries(network["export"], outputs, distributions)
         for variant, entry in exported.items():
@@ -213,13 +254,17 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
                 entry.update(_versus_parent(entry, parent_export[variant]))
         record.update(
             measures, **_comparison(outputs, parent_outputs, distributions),
-            excess_error={d: metrics.excess_error(error[d], error[NOMINAL], parent_error[d],
-                                                  parent_error[NOMINAL]) for d in distributions},
+            excess_error=group_excess_error(error, parent_error, train_group, test_group),
+            excess_error_by_distribution={
+                d: metrics.excess_error(error[d], error[NOMINAL], parent_error[d],
+                                        parent_error[NOMINAL]) for d in distributions},
             export=exported)
         if noise:
             record["noise"] = _noise(outputs, parent_outputs, noise)
+            noise_accuracy.setdefault(network["method"], []).append(
+                _noise_accuracy(outputs, noise))
         results["methods"][network["method"]]["cycles"].append(record)
-    for summary in results["methods"].values():
+    for method, summary in results["methods"].items():
         cycles = summary["cycles"]
         ratios = [c["prune_ratio"] for c in cycles]
         summary["prune_potential"] = prune_potentials(cycles, parent_accuracy, delta)
@@ -234,17 +279,20 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
             variant: _export_summary(cycles, parent_export, variant,
                                      summary["prune_potential"], delta)
             for variant in parent_export if all(variant in c["export"] for c in cycles)}
-        summary["excess_error_slope"] = {
-            d: metrics.zero_intercept_slope(ratios, [c["excess_error"][d] for c in cycles])
+        summary["excess_error_slope"] = (
+            metrics.zero_intercept_slope(ratios, [c["excess_error"] for c in cycles])
+            if train_group and test_group else None)
+        summary["excess_error_slope_by_distribution"] = {
+            d: metrics.zero_intercept_slope(
+                ratios, [c["excess_error_by_distribution"][d] for c in cycles])
             for d in distributions}
         if noise:
-            parent_noise = results["parent"]["noise"]["accuracy"]
             summary["noise"] = dict(
                 eps=noise["eps"], accuracy=[c["noise"]["accuracy"] for c in cycles],
                 agreement=[c["noise"]["agreement"] for c in cycles],
-                prune_potential=[metrics.prune_potential(
-                    ratios, [1 - c["noise"]["accuracy"][i] for c in cycles],
-                    1 - parent_noise[i], delta) for i in range(len(noise["eps"]))])
+                prune_potential=noise_prune_potentials(
+                    ratios, noise_accuracy.get(method, []),
+                    _noise_accuracy(parent_outputs, noise), delta))
     results["export"] = export_overview(results)
     return results
 
@@ -273,8 +321,13 @@ def table(results):
                  *(f"{100 * c['accuracy'][name]:.1f}" for c in cycles),
                  f"{summary['prune_potential'][name]:.1%}",
                  f"{tflite[name]:.1%}" if name in tflite else "n/a"] for name in parent]
+        if all(c.get("excess_error") is not None for c in cycles):
+            rows.append(["excess error", "", *(f"{100 * c['excess_error']:+.1f}" for c in cycles),
+                         "", ""])
+        groups = results.get("excess_error_groups") or {}
         lines.append(f"\n{method}: accuracy (%) by prune ratio; prune potential (PP) at "
-                     f"delta = {results['delta']} points")
+                     f"delta = {results['delta']} points; excess error (points): group "
+                     f"{groups.get('test')} vs {groups.get('train')}, against the parent")
         lines += aligned([header, *rows])
         for group, potential in summary["group_prune_potential"].items():
             lines.append(f"  group {group}: PP mean {potential['mean']:.1%}, "

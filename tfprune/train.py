@@ -1,7 +1,9 @@
 """Training of the parent and retraining of each pruned network: SGD, warm-up, lr decay.
 
-Retraining rewinds the learning-rate schedule (Renda et al. 2020, as the study): the
-same schedule restarts, scaled to the retraining length.
+SGD runs as the study's reference (PyTorch) runs it: L2 weight decay coupled to the
+gradient. Retraining rewinds the learning-rate schedule (Renda et al. 2020, as the
+study): the same schedule restarts, either with its epochs (the reference) or scaled to
+the retraining length (`prune.retrain_schedule`).
 """
 import os
 import sys
@@ -19,7 +21,8 @@ from tfprune import errors
 
 @tf.keras.utils.register_keras_serializable("tfprune")
 class WarmupDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up, then piecewise-constant decay at the given steps."""
+    """Linear warm-up from 0 (step s of w: lr * s / w, as the reference's WarmupLR),
+    then piecewise-constant decay at the given steps."""
 
     def __init__(self, base_lr, warmup_steps, boundaries, gamma):
         super().__init__()
@@ -34,7 +37,7 @@ class WarmupDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
                                                            tf.float32), tf.float32))
         lr = self.base_lr * tf.pow(self.gamma, decays)
         if self.warmup_steps:
-            lr *= tf.minimum(1.0, (step + 1.0) / self.warmup_steps)
+            lr *= tf.minimum(1.0, step / self.warmup_steps)
         return lr
 
     def get_config(self):
@@ -42,9 +45,38 @@ class WarmupDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
                     boundaries=self.boundaries, gamma=self.gamma)
 
 
-def lr_schedule(train_config, epochs, steps_per_epoch):
-    """The config's schedule over `epochs`; milestones scale from `train.epochs`."""
-    scale = epochs / train_config.epochs if train_config.epochs else 1.0
+@tf.keras.utils.register_keras_serializable("tfprune")
+class CoupledSGD(tf.keras.optimizers.SGD):
+    """SGD with momentum as torch.optim.SGD computes it, the study's optimizer: weight
+    decay is added to the gradient before momentum, and the momentum buffer sums
+    gradients (lr applied after), so a learning-rate step acts at once:
+        g' = g + wd * w;  b = momentum * b + g';  w -= lr * (g' + momentum * b if
+        nesterov else b).
+    tf.keras' own `weight_decay` is decoupled (w -= lr * wd * w beside the step), about
+    10x weaker at momentum 0.9. Decay applies to every trainable weight, as PyTorch's."""
+
+    def __init__(self, learning_rate, momentum=0.0, nesterov=False, l2=0.0, **kwargs):
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+                         **kwargs)
+        self.l2 = float(l2)
+
+    def update_step(self, gradient, variable):
+        lr = tf.cast(self.learning_rate, variable.dtype)
+        momentum = tf.cast(self.momentum, variable.dtype)
+        gradient = tf.convert_to_tensor(gradient) + tf.cast(self.l2, variable.dtype) * variable
+        buffer = self.momentums[self._index_dict[self._var_key(variable)]]
+        buffer.assign(momentum * buffer + gradient)
+        variable.assign_sub(lr * (gradient + momentum * buffer if self.nesterov else buffer))
+
+    def get_config(self):
+        return dict(super().get_config(), l2=self.l2)
+
+
+def lr_schedule(train_config, epochs, steps_per_epoch, rescale=True):
+    """The config's schedule over `epochs`. `rescale`: milestones and steps scale from
+    `train.epochs` to `epochs`; else they keep their epochs (those past `epochs` never
+    come), as the reference retrains."""
+    scale = epochs / train_config.epochs if train_config.epochs and rescale else 1.0
     if train_config.lr_schedule == "multistep":
         milestones = [m * scale for m in train_config.lr_milestones]
     else:
@@ -55,11 +87,11 @@ def lr_schedule(train_config, epochs, steps_per_epoch):
     return WarmupDecay(train_config.lr, warmup, boundaries, train_config.lr_gamma)
 
 
-def compile_model(model, train_config, epochs, steps_per_epoch):
-    optimizer = tf.keras.optimizers.SGD(
-        learning_rate=lr_schedule(train_config, epochs, steps_per_epoch),
+def compile_model(model, train_config, epochs, steps_per_epoch, rescale=True):
+    optimizer = CoupledSGD(
+        learning_rate=lr_schedule(train_config, epochs, steps_per_epoch, rescale),
         momentum=train_config.momentum, nesterov=train_config.nesterov,
-        weight_decay=train_config.weight_decay or None)
+        l2=train_config.weight_decay)
     model.compile(optimizer=optimizer,
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=train_config.jit_compile)
@@ -144,7 +176,8 @@ def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",
     tf.keras.utils.set_random_seed(seed)
     steps = int(np.ceil(len(dataset.train_labels) / train_config.batch_size))
     with model.distribute_strategy.scope():
-        compile_model(model, train_config, epochs, steps)
+        compile_model(model, train_config, epochs, steps,
+                      rescale=config.prune.retrain_schedule == "rescaled")
     if epochs == 0:
         return {}
     nan_guard = StopOnNaN()

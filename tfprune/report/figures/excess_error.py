@@ -1,5 +1,7 @@
-"""Excess error against prune ratio per corruption, with the study's zero-intercept fit:
-whether pruning makes a network more fragile than its parent."""
+"""Excess error against prune ratio, with the study's zero-intercept fit: whether pruning
+makes a network more fragile than its parent. The first panel is the study's single
+value per network (the test group against the train group); one panel per shifted
+distribution follows (each against nominal)."""
 import math
 
 import numpy as np
@@ -9,18 +11,31 @@ from tfprune.report import plot, reader
 from tfprune.results import NOMINAL
 
 
+STUDY_PANEL = "test vs train group"
+
+
+def _values(summary, name):
+    """(excess error per cycle, slope) of one panel: the study's value, or a distribution's."""
+    cycles = reader.cycles(summary)
+    if name == STUDY_PANEL:
+        return ([reader.number(c.get("excess_error")) for c in cycles],
+                reader.number(summary.get("excess_error_slope")))
+    return ([reader.number(reader.as_dict(c.get("excess_error_by_distribution")).get(name))
+             for c in cycles],
+            reader.number(reader.as_dict(summary.get("excess_error_slope_by_distribution"))
+                          .get(name)))
+
+
 def _panel(ax, runs, colours, name):
-    """One corruption's points and fits; its legend gives each method's slope."""
+    """One panel's points and fits; its legend gives each method's slope."""
     ax.axhline(0, color=plot.PARENT_COLOUR, lw=1)
     slopes = {}
     top = 0.0
     for run in runs:
         for method, summary in run.methods.items():
-            cycles = reader.cycles(summary)
-            x = np.array([100 * c["prune_ratio"] for c in cycles])
-            y = np.array([100 * reader.number(reader.as_dict(c.get("excess_error")).get(name))
-                          for c in cycles])
-            slope = reader.number(reader.as_dict(summary.get("excess_error_slope")).get(name))
+            x = np.array([100 * c["prune_ratio"] for c in reader.cycles(summary)])
+            values, slope = _values(summary, name)
+            y = 100 * np.array(values, dtype=float)
             if not np.isfinite(y).any() and math.isnan(slope):
                 continue
             ax.plot(x, y, linestyle="none", marker=run.style[1], color=colours[method],
@@ -38,7 +53,8 @@ def _panel(ax, runs, colours, name):
     if handles:
         ax.legend(handles=handles, fontsize=7, loc="best", frameon=True, framealpha=0.7,
                   handlelength=1.2, title="slope", title_fontsize=7)
-    plot.finish_axes(ax, plot.label(name), xlabel=None, ylabel=None)
+    title = name if name == STUDY_PANEL else plot.label(name)
+    plot.finish_axes(ax, title, xlabel=None, ylabel=None)
     ax.set_xlim(0, 100)
 
 
@@ -46,8 +62,9 @@ def draw(runs, colours, context, path):
     shifted = [d for d in context["distributions"] if d != NOMINAL]
     if not shifted:
         return None, "Excess error needs a distribution besides nominal; this run has none."
-    figure, axes, labeller = plot.small_multiples(shifted, panel=(3.6, 2.8))
-    for ax, name in zip(axes, shifted):
+    panels = [STUDY_PANEL, *shifted]
+    figure, axes, labeller = plot.small_multiples(panels, panel=(3.6, 2.8))
+    for ax, name in zip(axes, panels):
         _panel(ax, runs, colours, name)
     labeller(plot.X_LABEL, "excess error (percentage points)")
     figure.suptitle("Excess error vs prune ratio with the zero-intercept linear fit")
@@ -57,8 +74,11 @@ def draw(runs, colours, context, path):
                       "error per 100% pruned")]
     plot.legend(figure, handles + plot.run_handles(runs))
     plot.save(figure, path)
-    return ("How much more a corruption hurts each pruned network than it hurts the parent "
-            "(0 = exactly as much), with the study's linear fit through the origin. A "
+    return ("How much more a shift hurts each pruned network than it hurts the parent "
+            "(0 = exactly as much), with the study's linear fit through the origin. The "
+            "first panel is the study's excess error (mean error over the test group minus "
+            "over the train group, against the parent's); the others take each "
+            "distribution against nominal. A "
             "positive slope means pruning makes the network more fragile on that "
             "corruption; each panel's legend gives the slope per method."), None
 
