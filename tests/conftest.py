@@ -1,4 +1,4 @@
-"""Shared test helpers: the repository root, the shared CIFAR-10 folder, the
+"""Shared test helpers: the repository root, the shared CIFAR-10 and frost folders, the
 quickstart config, and a comparison of results.json trees (tfprune.compare)."""
 import os
 import runpy
@@ -10,6 +10,7 @@ from tfprune import compare
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CIFAR_DIR = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-batches-bin")
+FROST_DIR = os.path.join(ROOT, "..", "shared", "data", "frost")  # the reference's photos
 
 
 def config_file(name):
@@ -22,6 +23,14 @@ def cifar_dir():
     if not os.path.exists(os.path.join(CIFAR_DIR, "test_batch.bin")):
         pytest.skip(f"real CIFAR-10 not found at {CIFAR_DIR} (shared data absent)")
     return CIFAR_DIR
+
+
+@pytest.fixture(scope="module")
+def frost_dir():
+    if not os.path.exists(os.path.join(FROST_DIR, "SHA256SUMS")):
+        pytest.skip(f"the reference's frost photographs are not at {FROST_DIR} "
+                    "(shared data absent)")
+    return FROST_DIR
 
 
 def results_differences(a, b):

@@ -19,7 +19,8 @@ CIFAR_TEST = ROOT.parent / "shared" / "data" / "cifar10" / "cifar-10-batches-bin
 ALL = [(name, s) for name in C.NAMES for s in range(1, 6)]
 # No randomness in these; every other corruption draws noise, angles, crops or maps.
 DETERMINISTIC = {
-    "brightness", "contrast", "defocus_blur", "gaussian_blur", "jpeg_compression", "pixelate", "saturate",
+    "brightness", "contrast", "defocus_blur", "gaussian_blur", "jpeg_compression", "pixelate",
+    "saturate",
     "zoom_blur",
 }
 
@@ -85,7 +86,8 @@ def cifar():
 
 
 def mean_change(images, name, severities, seed=0):
-    return {s: np.abs(C.corrupt(images, name, s, seed).astype(float) - images).mean() for s in severities}
+    return {s: np.abs(C.corrupt(images, name, s, seed).astype(float) - images).mean()
+            for s in severities}
 
 
 def check_orderings(images, name):
@@ -167,7 +169,8 @@ def test_validation(images):
     for severity in (0, 6, 2.5, True):
         with pytest.raises(ValueError, match=r"1\.\.5"):
             C.corrupt(images, "fog", severity, 0)
-    for bad in (images.astype(np.float32), images[0], images[..., :2], images[:, :, :16], images[:, :4, :4]):
+    for bad in (images.astype(np.float32), images[0], images[..., :2], images[:, :, :16],
+                images[:, :4, :4]):
         with pytest.raises(ValueError, match="uint8 of shape"):
             C.corrupt(bad, "fog", 1, 0)
     assert C.corrupt(images[:0], "fog", 1, 0).shape == (0, 32, 32, 3)
@@ -196,7 +199,8 @@ def test_zoom_blur_uses_the_reference_zoom_counts():
     assert counts == [7, 12, 16, 21, 26]
 
 
-@pytest.mark.parametrize("fold,mode", [(digital._reflect, "reflect"), (digital._reflect101, "mirror")])
+@pytest.mark.parametrize("fold,mode",
+                         [(digital._reflect, "reflect"), (digital._reflect101, "mirror")])
 def test_bilinear_matches_map_coordinates(fold, mode):
     rng = np.random.default_rng(0)
     x = rng.random((2, 16, 16, 3)).astype(np.float32)
@@ -212,17 +216,19 @@ def test_bilinear_matches_map_coordinates(fold, mode):
 def test_hsv_matches_colorsys():
     rgb = np.random.default_rng(0).random((500, 3))
     h, s, v = digital._rgb_to_hsv(rgb)
-    np.testing.assert_allclose(np.stack([h, s, v], 1), [colorsys.rgb_to_hsv(*p) for p in rgb], atol=1e-12)
+    np.testing.assert_allclose(np.stack([h, s, v], 1), [colorsys.rgb_to_hsv(*p) for p in rgb],
+                               atol=1e-12)
     np.testing.assert_allclose(digital._hsv_to_rgb(h, s, v), rgb, atol=1e-12)
 
 
 def test_motion_blur_trail_is_one_sided():
-    x = np.zeros((1, 16, 16), np.float32)
+    x = np.zeros((1, 16, 16), np.uint8)
     x[0, 8, 8] = 255
-    out = _ops.magick_motion_blur(x, 6, 2, np.array([0.0]))[0]
-    # out(col) sums in(col + i): the dot spreads to the left only, weights falling.
+    out = _ops.magick_motion_blur(x, 6, 2, np.array([0.0]))[0].astype(int)
+    # out(col) sums in(col + i): the dot spreads to the left only, weights falling; each
+    # tap truncates, so up to one level per tap is lost.
     assert out[8, 9:].sum() == 0 and out[:8].sum() == 0 and out[9:].sum() == 0
-    assert np.all(np.diff(out[8, 2:9]) >= 0) and abs(out.sum() - 255) <= 3
+    assert np.all(np.diff(out[8, 2:9]) >= 0) and 255 - 7 <= out.sum() <= 255
 
 
 def test_glass_blur_matches_reference_loop():

@@ -87,3 +87,33 @@ def test_tfds_source_offline_fails_with_the_fix(tmp_path, monkeypatch):
     with pytest.raises(errors.DataError, match="corruption_source=generated"):
         distributions.build(_dataset("cifar10"), config.eval, config.data, str(tmp_path),
                             lambda _: None)
+
+
+def test_frost_from_the_photographs_is_cached_apart_and_labelled(tmp_path, frost_dir):
+    config = _config(corruptions=("frost",), severities=(3,), frost_dir=frost_dir)
+    photos, _ = distributions.build(_dataset(), config.eval, config.data, str(tmp_path),
+                                    lambda line: None)
+    config.eval.frost = "generated"
+    generated, _ = distributions.build(_dataset(), config.eval, config.data, str(tmp_path),
+                                       lambda line: None)
+    assert "textures: photographs (sha256" in photos["frost_3"].source
+    assert "textures: generated" in generated["frost_3"].source
+    assert not np.array_equal(photos["frost_3"].images, generated["frost_3"].images)
+    assert len([f for f in os.listdir(tmp_path) if f.endswith(".npy")]) == 2
+
+
+def test_frost_photographs_required_but_absent_is_one_line_naming_the_fix(tmp_path):
+    config = _config(corruptions=("frost",), severities=(3,), frost="photographs")
+    with pytest.raises(errors.DataError, match="eval.frost_dir="):
+        distributions.build(_dataset(), config.eval, config.data, str(tmp_path),
+                            lambda line: None)
+
+
+def test_a_set_cached_by_another_corruptions_version_is_not_reused(tmp_path, monkeypatch):
+    config = _config(corruptions=("motion_blur",), severities=(3,))
+    distributions.build(_dataset(), config.eval, config.data, str(tmp_path), lambda line: None)
+    monkeypatch.setattr(distributions.corruptions, "VERSION",
+                        distributions.corruptions.VERSION + 1)
+    logs = []
+    distributions.build(_dataset(), config.eval, config.data, str(tmp_path), logs.append)
+    assert any("generating motion_blur" in line for line in logs)

@@ -33,6 +33,7 @@ def test_study_configs_select_the_reference_rules(file, argument):
     assert config.prune.dead_weights == "zero_gradient"
     assert config.prune.budget_tolerance == 0.005
     assert config.data.normalization == "auto" and config.data.name == "cifar10"
+    assert config.eval.frost == "photographs"
 
 
 @pytest.mark.parametrize("file,argument", STUDY_RUNS[:-1])

@@ -18,6 +18,7 @@ TFDS_CORRUPTION_NAMES = {"glass_blur": "frosted_glass_blur", "elastic_transform"
 # Natural distribution shifts of CIFAR-10 in tensorflow-datasets: name -> (tfds name, host).
 SHIFTS = {"cifar10_1": ("cifar10_1/v6", "raw.githubusercontent.com")}
 CORRUPTION_SOURCES = ("auto", "generated", "tfds")
+FROST_TEXTURES = ("auto", "photographs", "generated")
 
 
 @dataclasses.dataclass
@@ -40,16 +41,39 @@ def split_corruption(name):
     return corruption, int(severity)
 
 
-def _generated(dataset, corruption, severity, seed, cache_dir, log):
-    fingerprint = hashlib.sha1(dataset.test_images.tobytes()).hexdigest()[:12]
-    path = workdir.cache_file(cache_dir, dataset.name, fingerprint, corruption, severity, seed)
+def frost_photographs(eval_config, log=print):
+    """The folder of the reference's frost photographs that generated frost blends in,
+    per `eval.frost`, or None for the generated stand-in textures."""
+    if eval_config.frost == "generated":
+        return None
+    folder = corruptions.find_frost_photographs(eval_config.frost_dir)
+    if folder is None and eval_config.frost == "photographs":
+        raise errors.DataError(
+            "eval.frost=photographs: the reference's frost photographs were not found; set "
+            "--config.eval.frost_dir=<folder with frost1.png ... frost5.jpg> (e.g. "
+            "../shared/data/frost), pip install imagecorruptions, or set eval.frost=generated")
+    if folder is None:
+        log("frost: generated stand-in textures, not the reference's photographs (set "
+            "eval.frost_dir to a folder holding them)")
+    return folder
+
+
+def _generated(dataset, corruption, severity, seed, cache_dir, log, photographs=None):
+    # The clean images and the corruption code's version: a cached set of either is stale.
+    fingerprint = hashlib.sha1(dataset.test_images.tobytes()
+                               + f"corruptions v{corruptions.VERSION}".encode()).hexdigest()[:12]
+    frost = corruption == "frost"
+    path = workdir.cache_file(cache_dir, dataset.name, fingerprint, corruption, severity, seed,
+                              "photos" if frost and photographs else "")
     images = storage.load_array(path, dataset.test_images.shape, np.uint8)
     if images is None:
         log(f"generating {corruption} severity {severity} (cached at {path})")
-        images = corruptions.corrupt(dataset.test_images, corruption, severity, seed)
+        images = corruptions.corrupt(dataset.test_images, corruption, severity, seed,
+                                     frost_photographs=photographs)
         storage.save_array(path, images)
+    textures = f"; textures: {corruptions.frost_texture_source(photographs)}" if frost else ""
     return Distribution(images, dataset.test_labels,
-                        f"generated in-process by tfprune.corruptions (seed {seed})")
+                        f"generated in-process by tfprune.corruptions (seed {seed}{textures})")
 
 
 def _from_tfds(corruption, severity, data_config):
@@ -65,6 +89,7 @@ def build(dataset, eval_config, data_config, cache_dir, log=print):
     distributions = {NOMINAL: Distribution(dataset.test_images, dataset.test_labels, "test split")}
     unavailable = {}
     use_tfds = eval_config.corruption_source != "generated" and dataset.name == "cifar10"
+    photographs = None
     for name in names(eval_config)[1:]:
         if name in SHIFTS:
             tfds_name, host = SHIFTS[name]
@@ -85,8 +110,11 @@ def build(dataset, eval_config, data_config, cache_dir, log=print):
             except errors.DataError:
                 if eval_config.corruption_source == "tfds":
                     raise
+        if corruption == "frost" and photographs is None:
+            photographs = frost_photographs(eval_config, log) or ""
         distributions[name] = _generated(dataset, corruption, severity,
-                                         eval_config.corruption_seed, cache_dir, log)
+                                         eval_config.corruption_seed, cache_dir, log,
+                                         photographs or None)
     sources = {d.source.split(" (")[0] for n, d in distributions.items() if n != NOMINAL}
     log(f"distributions: {len(distributions)} ({'; '.join(sorted(sources)) or 'nominal only'})")
     return distributions, unavailable

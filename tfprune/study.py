@@ -55,12 +55,14 @@ def use_reference_protocol(config):
     """The reference's rules where tfprune's defaults differ: 3 networks (seeds 0, 1, 2),
     retraining on the training schedule's epochs, dead weights found by zero gradient
     with BatchNorm counted as kept, the budget met within 0.5%, the data set's fixed
-    normalisation (docs/methods.md, "The reference protocol")."""
+    normalisation, frost from the reference's photographs (docs/methods.md, "The
+    reference protocol")."""
     config.seeds = (0, 1, 2)
     config.prune.retrain_schedule = "as_training"
     config.prune.dead_weights = "zero_gradient"
     config.prune.budget_tolerance = 0.005
     config.data.normalization = "auto"
+    config.eval.frost = "photographs"
 
 
 def use_study_evaluation(config):

@@ -192,6 +192,9 @@ def _across_seeds(runs, methods):
         entry["group_prune_potential"] = {
             group: {k: _stats([g[group][k] for g in groups]) for k in ("mean", "min")}
             for group in groups[0] if all(group in g for g in groups)}
+        slopes = [s.get("excess_error_slope") for s in summaries]
+        if all(slope is not None for slope in slopes):
+            entry["excess_error_slope"] = _stats(slopes)
         across["methods"][method] = entry
     return across
 
@@ -216,12 +219,15 @@ def table(merged):
         for group, potential in entry["group_prune_potential"].items():
             lines.append(f"  group {group}: PP mean {_plus_minus(potential['mean'])}, "
                          f"min {_plus_minus(potential['min'])}")
+        if "excess_error_slope" in entry:
+            lines.append("  excess error slope (points per 100% pruned, test vs train group): "
+                         f"{_plus_minus(entry['excess_error_slope'])}")
     return "\n".join(lines)
 
 
 def _sweep_report(run_dir, merged, seed_reports):
     """WORKDIR/report.md: the table over seeds, and each seed's report (figures of all
-    seeds: line style per seed, mean with a min-max band)."""
+    seeds: line style per seed, mean with a +- std band)."""
     lines = [f"# tfprune sweep: {os.path.basename(run_dir.rstrip('/')) or run_dir}", "",
              f"Seeds {', '.join(map(str, merged['sweep']['seeds']))}; methods "
              f"{', '.join(merged['sweep']['methods'])}. Built by `python -m tfprune.run "

@@ -34,7 +34,8 @@ PARENT, REFERENCE = "parent", "reference"
 FIGURE_DIR = "report"
 _CYCLE_ID = re.compile(r"^(?P<method>.+)-(?P<index>\d{2,})$")
 _CACHE_FILE = re.compile(r"^(?P<dataset>.+)-(?P<fingerprint>[0-9a-fA-F]+)-(?P<name>[A-Za-z0-9_]+)"
-                         r"-(?P<severity>\d+)-seed(?P<seed>\d+)\.npy$")
+                         r"-(?P<severity>\d+)-seed(?P<seed>\d+)(?:-(?P<variant>[a-z]+))?"
+                         r"\.npy$")
 
 
 def cycle_id(method, index):
@@ -120,12 +121,16 @@ def cache_dir(workdir, configured=""):
     return configured or os.path.join(workdir, "cache")
 
 
-def cache_file(folder, dataset, fingerprint, corruption, severity, seed):
-    return os.path.join(folder, f"{dataset}-{fingerprint}-{corruption}-{severity}-seed{seed}.npy")
+def cache_file(folder, dataset, fingerprint, corruption, severity, seed, variant=""):
+    """A generated corruption's cached images; `variant` tells apart sets of one corruption
+    made from different inputs (frost: "photos" for the reference's photographs)."""
+    suffix = f"-{variant}" if variant else ""
+    return os.path.join(
+        folder, f"{dataset}-{fingerprint}-{corruption}-{severity}-seed{seed}{suffix}.npy")
 
 
 def parse_cache_file(name):
-    """{dataset, fingerprint, name, severity, seed} of a cache file name, or None."""
+    """{dataset, fingerprint, name, severity, seed, variant} of a cache file name, or None."""
     match = _CACHE_FILE.match(name)
     if not match:
         return None

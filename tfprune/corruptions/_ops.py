@@ -6,6 +6,7 @@ Images travel as float32 in [0, 1] with shape (N, S, S, 3); single-channel layer
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -51,11 +52,12 @@ def _zoom_matrix(size: int, zoom: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def zoom_operator(size: int, zooms: tuple[float, ...]) -> sparse.csr_array:
+def zoom_operator(size: int, zooms: tuple[float, ...], dtype=np.float32) -> sparse.csr_array:
     """Mean of the clipped zooms by each factor, as one sparse (S*S, S*S) matrix on
-    flattened images: each zoom is linear and separable, i.e. kron(M, M)."""
+    flattened images: each zoom is linear and separable, i.e. kron(M, M). `dtype` is
+    that of the reference's images (float32 for zoom blur, float64 for the snow layer)."""
     total = sum(sparse.kron(*[sparse.csr_array(_zoom_matrix(size, z))] * 2) for z in zooms)
-    return sparse.csr_array(total / len(zooms), dtype=np.float32)
+    return sparse.csr_array(total / len(zooms), dtype=dtype)
 
 
 def apply_spatial(op: sparse.csr_array, x: np.ndarray) -> np.ndarray:
@@ -73,22 +75,44 @@ def gather(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.take(x.reshape(n * h * w, *x.shape[3:]), index, axis=0)
 
 
-def magick_motion_blur(x: np.ndarray, radius: float, sigma: float, angles: np.ndarray) -> np.ndarray:
-    """ImageMagick `MotionBlurImage` on 0..255 values, one angle (degrees) per image.
+def _motion_kernel(radius: float, sigma: float) -> list[float]:
+    """ImageMagick's one-sided Gaussian: 2*ceil(radius)+1 taps exp(-i^2 / 2 sigma^2) /
+    (sqrt(2 pi) sigma), summed in order and divided by the sum, in double with the C
+    library's exp (math, not numpy's vectorised one), so every weight is ImageMagick's."""
+    taps = [math.exp(-(i * i) / (2.0 * sigma * sigma)) / (math.sqrt(2 * math.pi) * sigma)
+            for i in range(2 * int(math.ceil(radius)) + 1)]
+    total = 0.0
+    for weight in taps:
+        total += weight
+    return [weight / total for weight in taps]
 
-    The kernel is one-sided: 2*ceil(radius)+1 taps, weight exp(-i^2 / 2 sigma^2) at
-    offset i along the angle, borders replicated; the result is rounded to 8 bits.
+
+def magick_motion_blur(x: np.ndarray, radius: float, sigma: float,
+                       angles: np.ndarray) -> np.ndarray:
+    """The reference's motion blur: 8-bit PNG into ImageMagick 6 (Q16, no HDRI)
+    `MotionBlurImage` and out as 8-bit PNG, on 0..255 values x (N, S, S[, C]), one angle
+    (degrees) per image; returns uint8.
+
+    Tap i samples offset (ceil(i cos - 1/2), ceil(i sin - 1/2)) (ImageMagick rounds half
+    down), borders replicated. Pixels enter as 16-bit quanta 257*v, the weighted sum (double,
+    tap order) is rounded to 16 bits (ClampToQuantum), and the PNG writer's reduction to
+    depth 8 truncates (SetImageDepth: ScaleQuantumToAny casts 255*q/65535), i.e. q // 257.
+    Rounding the 8-bit sum instead is one level too high for about half the pixels.
     """
     h, w = x.shape[1:3]
-    taps = np.arange(2 * int(np.ceil(radius)) + 1)
-    weights = np.exp(-(taps**2) / (2.0 * sigma**2))
-    weights = (weights / weights.sum()).astype(np.float32)
-    theta = np.deg2rad(angles)[:, None]
-    col_shift = np.rint(taps * np.cos(theta)).astype(int)  # (N, taps)
-    row_shift = np.rint(taps * np.sin(theta)).astype(int)
-    out = np.zeros(x.shape, np.float32)
+    weights = _motion_kernel(radius, sigma)
+    taps = np.arange(len(weights))
+    theta = np.pi * np.asarray(angles, np.float64)[:, None] / 180.0
+    # ImageMagick's own steps: a vector of length `taps` along the angle, normalised again.
+    run, rise = len(taps) * np.cos(theta), len(taps) * np.sin(theta)
+    length = np.hypot(rise, run)
+    col_shift = np.ceil(taps * run / length - 0.5).astype(int)  # (N, taps)
+    row_shift = np.ceil(taps * rise / length - 0.5).astype(int)
+    quanta = x.astype(np.float64) * 257
+    total = np.zeros(x.shape, np.float64)
     for t, weight in enumerate(weights):
         rows = np.clip(np.arange(h) + row_shift[:, t, None], 0, h - 1)[:, :, None]
         cols = np.clip(np.arange(w) + col_shift[:, t, None], 0, w - 1)[:, None, :]
-        out += gather(x, rows, cols) * weight
-    return np.rint(out, out=out)
+        total += gather(quanta, rows, cols) * weight
+    quantum = np.clip(np.floor(total + 0.5, out=total), 0, 65535, out=total).astype(np.int32)
+    return (quantum // 257).astype(np.uint8)

@@ -55,7 +55,7 @@ def motion_blur(images, severity, rng):
     """Camera shake: one-sided Gaussian trail at a random angle in [-45, 45) degrees."""
     radius, sigma = ((6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5))[severity - 1]
     angles = rng.uniform(-45, 45, len(images))
-    return magick_motion_blur(images, radius, sigma, angles).astype(np.uint8)
+    return magick_motion_blur(images, radius, sigma, angles)
 
 
 def zoom_blur(images, severity, rng):

@@ -115,7 +115,8 @@ def elastic_transform(images, severity, rng):
     """Random affine warp (OpenCV warpAffine, reflect-101) then a smooth random
     displacement field (scipy map_coordinates, 'reflect'), both bilinear."""
     n, size = images.shape[:2]
-    fractions = ((0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03))
+    fractions = ((0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05),
+                 (0.1, 0.03, 0.03))
     alpha, sigma, jitter = np.float32(size) * np.array(fractions[severity - 1], np.float32)
     # Jitter three (x, y) points around the centre. warpAffine samples the source at
     # the affine map that takes the jittered points back to the original ones.

@@ -1,13 +1,14 @@
 """Weather corruptions: snow, frost, fog and spatter.
 
 Where these differ from the reference beyond the package-wide points, and why:
-- frost: the reference photos (frost1-5) are not shipped, so five ice textures are
-  generated procedurally from fixed seeds, at the reference's rescaled sizes and with
-  its mean colours (texture 1 teal, about (78, 149, 166); textures 2-5 frosted white,
-  about (201, 205, 215); the means of frost4/5 are not known, so they copy frost2/3).
-  They are needle-filled ice grains under a haze, not photographs, so the fine
-  structure differs. Crops may start at every valid offset (the reference's randint
-  leaves out the last one).
+- frost: given the reference's photographs (frost_photographs.py), it is the reference's
+  recipe. Without them it falls back to five ice textures generated from fixed seeds,
+  at the photos' rescaled sizes and with mean colours from the first three (texture 1
+  teal, about (78, 149, 166); textures 2-5 frosted white, about (201, 205, 215)). The
+  photos have far less contrast and frost4/5 are darker, so this frost changes CIFAR
+  images 15-33% more than the reference's. They are needle-filled ice grains under a
+  haze, not photographs. Their crops may start at every valid offset (the reference's
+  randint leaves out the last one; with the photos, so does this).
 - spatter: the Canny, chamfer distance, histogram equalisation and box filters follow
   OpenCV's rules without its fixed-point arithmetic. With no liquid at all the image
   is left unchanged (the reference divides 0 by 0).
@@ -22,6 +23,7 @@ from scipy import ndimage, spatial
 from tfprune.corruptions._ops import (
     apply_spatial, gauss, magick_motion_blur, to_uint8, unit, zoom_operator,
 )
+from tfprune.corruptions.frost_photographs import photograph_textures
 
 
 def snow(images, severity, rng):
@@ -35,11 +37,13 @@ def snow(images, severity, rng):
     )[severity - 1]
     x = unit(images)
     n, size = x.shape[:2]
-    flakes = rng.normal(mean, sd, (n, size, size)).astype(np.float32)
-    flakes = apply_spatial(zoom_operator(size, (zoom,)), flakes)
+    # The layer stays float64 up to its 8 bits, as the reference's, so that it crosses
+    # the threshold and the integer steps where the reference's does.
+    flakes = rng.normal(mean, sd, (n, size, size))
+    flakes = apply_spatial(zoom_operator(size, (zoom,), np.float64), flakes)
     flakes[flakes < threshold] = 0
-    flakes = np.floor(np.clip(flakes, 0, 1) * 255)  # the reference hands ImageMagick 8 bits
-    flakes = magick_motion_blur(flakes, radius, sigma, rng.uniform(-135, -45, n))[..., None] / 255
+    layer = (np.clip(flakes, 0, 1) * 255).astype(np.uint8)  # ImageMagick gets 8 bits
+    flakes = magick_motion_blur(layer, radius, sigma, rng.uniform(-135, -45, n))[..., None] / 255
     grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
     x = keep * x + (1 - keep) * np.maximum(x, 1.5 * grey[..., None] + 0.5)
     return to_uint8(x + flakes + flakes[:, ::-1, ::-1])
@@ -109,21 +113,41 @@ def _frost_texture(index: int, size: int) -> np.ndarray:
     return texture.astype(np.float32)
 
 
-def frost(images, severity, rng):
-    """a*image + b*(random crop of a random ice texture), on the 0..255 scale."""
-    a, b = ((1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45))[severity - 1]
+def _blend_crops(images, a, b, texture, rng, dtype, last_offset: bool):
+    """a*image + b*(random crop of texture(k), k uniform in 0..4), clipped and truncated.
+
+    Arithmetic is in `dtype` (the reference's float64 with the photos); `last_offset`
+    says whether a crop may start at the last offset that fits.
+    """
     n, size = images.shape[:2]
     pick = rng.integers(0, len(_FROST_SHAPES), n)
-    out = a * images.astype(np.float32)
+    out = a * images.astype(dtype)
     span = np.arange(size)
+    spare = 1 if last_offset else 0
     for k in np.unique(pick):
         idx = np.flatnonzero(pick == k)
-        texture = _frost_texture(int(k), size)
-        top = rng.integers(0, texture.shape[0] - size + 1, len(idx))
-        left = rng.integers(0, texture.shape[1] - size + 1, len(idx))
+        chosen = texture(int(k))
+        top = rng.integers(0, chosen.shape[0] - size + spare, len(idx))
+        left = rng.integers(0, chosen.shape[1] - size + spare, len(idx))
         rows, cols = top[:, None, None] + span[:, None], left[:, None, None] + span
-        out[idx] += b * texture[rows, cols]
+        out[idx] += b * chosen[rows, cols].astype(dtype)
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def frost(images, severity, rng, photographs=None):
+    """a*image + b*(random crop of a random frost texture), on the 0..255 scale.
+
+    `photographs`: a folder of the reference's photos (find_frost_photographs), blended
+    as the reference's CIFAR recipe does; None falls back to the generated ice textures,
+    stand-ins that make frost stronger than the reference's.
+    """
+    a, b = ((1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45))[severity - 1]
+    size = images.shape[1]
+    if photographs is None:
+        return _blend_crops(images, a, b, lambda k: _frost_texture(k, size), rng,
+                            np.float32, last_offset=True)
+    photos = photograph_textures(photographs, size)
+    return _blend_crops(images, a, b, photos.__getitem__, rng, np.float64, last_offset=False)
 
 
 def _plasma(n: int, size: int, decay: float, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,7 @@ takes seconds; a tf.io.gfile run directory (gs://, ram://) is read and written t
 tf.io.gfile (tfprune.storage).
 
 `compare` overlays other runs (seeds, configs): line style per run, and, where several
-runs share a method, their mean with a min-max band.
+runs share a method, their mean with a ± std band.
 
 Tolerant by design: a method with few cycles, no TFLite entries, no methods at all,
 missing optional keys (`groups`, `noise`, `ece`, export variants, colours) or even a

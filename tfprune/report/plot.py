@@ -101,7 +101,7 @@ def legend_handles(runs, colours, methods, parent=True, delta=None, spread=False
     handles += run_handles(runs)
     if spread:
         handles.append(Patch(color="0.6", alpha=0.4,
-                             label="mean over runs (thick) and min-max band"))
+                             label="mean over runs (thick) \u00b1 std band"))
     if parent and (delta is None or math.isnan(delta)):
         handles.append(Line2D([], [], color=PARENT_COLOUR, lw=1.2, label="parent"))
     elif parent:
@@ -118,8 +118,8 @@ def legend(figure, handles):
 
 def curves(ax, runs, colours, value):
     """One line per (run, method) of value(run, cycle) in %, against prune ratio in %;
-    the mean and min-max band over runs where several share a method. Returns whether a
-    spread was drawn."""
+    the mean and a +-std band over runs where several share a method (seeds: mean +- std,
+    as the study reports them). Returns whether a spread was drawn."""
     many = len(runs) > 1
     series = {}
     for run in runs:
@@ -141,9 +141,9 @@ def curves(ax, runs, colours, value):
         x = np.mean([x[:length] for x, _ in lines], axis=0)
         ys = np.array([y[:length] for _, y in lines])
         with np.errstate(all="ignore"):
-            ax.fill_between(x, np.nanmin(ys, axis=0), np.nanmax(ys, axis=0),
-                            color=colours[method], alpha=0.18, lw=0)
-            ax.plot(x, np.nanmean(ys, axis=0), color=colours[method], lw=2.8, alpha=0.9)
+            mean, std = np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
+            ax.fill_between(x, mean - std, mean + std, color=colours[method], alpha=0.18, lw=0)
+            ax.plot(x, mean, color=colours[method], lw=2.8, alpha=0.9)
         spread = True
     ax.set_xlim(0, 100)  # the whole range: a run with few cycles still reads as one
     return spread

@@ -31,17 +31,16 @@ def draw(runs, colours, context, path):
         if len(per_run) >= 2:
             stack = np.array(per_run)
             with np.errstate(all="ignore"):
-                low, high, mean = (np.nanmin(stack, 0), np.nanmax(stack, 0),
-                                   np.nanmean(stack, 0))
+                mean, std = np.nanmean(stack, 0), np.nanstd(stack, 0)
             x = np.arange(len(distributions)) + offset
-            ax.vlines(x, low, high, color=colours[method], lw=2, alpha=0.5)
+            ax.vlines(x, mean - std, mean + std, color=colours[method], lw=2, alpha=0.5)
             ax.hlines(mean, x - width / 2.5, x + width / 2.5, color=colours[method], lw=2.5)
     ax.set_xticks(range(len(distributions)), [plot.label(d) for d in distributions],
                   rotation=30, ha="right")
     ax.set_ylim(-3, 103)
     plot.finish_axes(ax, "", xlabel="test distribution", ylabel=plot.PP_LABEL)
     figure.suptitle("Prune potential (Keras) of every compared run")
-    handles = [Line2D([], [], color=colours[m], lw=2.5, label=f"{m}: mean (bar) and min-max "
+    handles = [Line2D([], [], color=colours[m], lw=2.5, label=f"{m}: mean (bar) \u00b1 std "
                       "(line)") for m in methods]
     handles += [Line2D([], [], color="black", linestyle="none", marker=r.style[1],
                        markerfacecolor="black" if r is runs[0] else "none",
@@ -50,8 +49,8 @@ def draw(runs, colours, context, path):
     plot.save(figure, path)
     return ("Prune potential per distribution of each run (marker per run, filled for this "
             "run); where several runs share a method, the short horizontal bar is their mean "
-            "and the vertical line their range. A long line means the potential depends on "
-            "the seed."), None
+            "and the vertical line spans \u00b1 one standard deviation. A long line means the "
+            "potential depends on the seed."), None
 
 
 FIGURE = plot.Figure("Prune potential of the compared runs", "prune_potential_runs.png", draw,
