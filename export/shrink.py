@@ -13,7 +13,7 @@ dead filter whose BatchNorm shift is not zero keeps its channel. Tensors joined 
 channel-wise layer or an element-wise merge (Add, ...) share one channel set, the
 union of what is alive in any of them, as an Add needs equal widths. A Concatenate's
 set is its inputs' sets side by side. A Permute moves the channel axis, and a
-ZeroPadding2D along it pads channels, which is how the CIFAR ResNets' option-A shortcut
+ZeroPadding2D along it pads channels, which is how the option-A CIFAR ResNets' shortcut
 widens the residual stream; the padding shrinks to the zero channels kept.
 Rules that keep the graph valid:
   - Tensors that touch any other layer (Reshape, Flatten, Normalization, pooling over

@@ -1,9 +1,9 @@
 """The sparse TFLite format makes a 90%-sparse network's file smaller: after gzip for
 ResNet20 in float32, and raw for both the float and the int8 sparse variants.
 
-Measured here: ResNet20 90% sparse, float32 1085 KB (138 KB gzipped) vs sparse 163 KB
-(132 KB gzipped). gzip alone already squeezes most zeros out of a dense file, so after
-gzip the sparse format gains little; for int8 it loses (57.5 vs 65.5 KB gzipped), and
+Measured here: ResNet20 90% sparse, float32 1095 KB (139 KB gzipped) vs sparse 164 KB
+(133 KB gzipped). gzip alone already squeezes most zeros out of a dense file, so after
+gzip the sparse format gains little; for int8 it loses (58.5 vs 66.8 KB gzipped), and
 on the tiny quickstart CNN float sparse loses too (its rows of 16-32 input channels hold
 2-3 non-zeros each, and the per-row index overhead outweighs gzip's zero runs).
 """

@@ -6,6 +6,15 @@ converted to TFLite without custom objects. Architectures follow the CIFAR
 definitions used by torchprune (github.com/lucaslie/torchprune, which vendors
 bearpaw/pytorch-classification), except where noted in a builder's docstring.
 Builders return logits; softmax belongs to the loss.
+
+Two families of CIFAR ResNets (depth 6n+2, stages of 16/32/64 channels):
+  - `resnet20`, `resnet56`, `resnet110`: the study's networks, torchprune's resnet.py.
+    Where a block changes the shape, its shortcut is a 1x1 conv with the block's stride
+    plus BN; from depth 44 on the blocks are bottlenecks (1x1, 3x3, 1x1 with 4x
+    expansion), so resnet56/110 end in 256 channels.
+  - `resnet20_option_a`, `resnet56_option_a`, `resnet110_option_a`: He et al.'s CIFAR
+    networks, basic blocks at every depth and parameter-free zero-padded (option A)
+    shortcuts, as most papers outside torchprune report them.
 """
 import functools
 
@@ -17,10 +26,28 @@ layers = tf.keras.layers
 
 # --- shared building blocks -------------------------------------------------
 
-def _conv(x, filters, kernel_size=3, strides=1):
+def _conv_initializer():
+    """The reference's (bearpaw's models): N(0, 2 / (k*k*out)), untruncated."""
+    return tf.keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+
+
+def _conv(x, filters, kernel_size=3, strides=1, padding="same"):
     """Bias-free conv: each one reaches a BN (maybe after an add or concat) that absorbs a bias."""
-    return layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
-                         use_bias=False, kernel_initializer="he_normal")(x)
+    return layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                         use_bias=False, kernel_initializer=_conv_initializer())(x)
+
+
+def _torch_conv(x, filters, kernel_size=3, strides=1):
+    """Conv padded as PyTorch's padding=k//2, on both sides.
+
+    A strided "same" conv pads only after the input, so its outputs would centre on odd
+    pixels while a 1x1 stride-2 shortcut samples even ones; explicit padding keeps the
+    reference's alignment (the same function for the same weights).
+    """
+    if strides == 1 or kernel_size == 1:
+        return _conv(x, filters, kernel_size, strides)
+    x = layers.ZeroPadding2D(kernel_size // 2)(x)
+    return _conv(x, filters, kernel_size, strides, padding="valid")
 
 
 def _bn(x):
@@ -36,9 +63,15 @@ def _conv_bn_relu(x, filters, strides=1):
     return _bn_relu(_conv(x, filters, strides=strides))
 
 
-def _classifier(x, num_classes):
-    """Global average pooling + linear layer (the only layer with a bias)."""
-    return layers.Dense(num_classes)(layers.GlobalAveragePooling2D()(x))
+def _classifier(x, num_classes, kernel_initializer=None, bias_initializer=None):
+    """Global average pooling + linear layer (the only layer with a bias), initialised as
+    PyTorch's nn.Linear unless given: kernel and bias U(+-1/sqrt(fan_in))."""
+    bound = 1.0 / np.sqrt(x.shape[-1])
+    kernel_initializer = kernel_initializer or tf.keras.initializers.VarianceScaling(
+        1.0 / 3.0, "fan_in", "uniform")
+    bias_initializer = bias_initializer or tf.keras.initializers.RandomUniform(-bound, bound)
+    return layers.Dense(num_classes, kernel_initializer=kernel_initializer,
+                        bias_initializer=bias_initializer)(layers.GlobalAveragePooling2D()(x))
 
 
 # --- networks ---------------------------------------------------------------
@@ -64,11 +97,11 @@ def vgg16_bn(x, num_classes):
 
     torchprune's convs carry a bias in front of BN; it is dropped here (4,224
     redundant parameters). After five poolings a 32x32 input is 1x1, so global
-    pooling equals torchprune's flatten.
+    pooling equals torchprune's flatten. Its Linear starts at N(0, 0.01) with a zero bias.
     """
     for v in _VGG16_CFG:
         x = layers.MaxPooling2D(2)(x) if v == "M" else _conv_bn_relu(x, v)
-    return _classifier(x, num_classes)
+    return _classifier(x, num_classes, tf.keras.initializers.RandomNormal(0.0, 0.01), "zeros")
 
 
 def _zero_pad_shortcut(x, filters):
@@ -85,25 +118,60 @@ def _zero_pad_shortcut(x, filters):
     return layers.Permute((2, 3, 1))(x)
 
 
-def _basic_block(x, filters, strides):
-    """Post-activation ResNet basic block (conv-BN-ReLU, conv-BN, add, ReLU)."""
+def _option_a_block(x, filters, strides):
+    """Post-activation ResNet basic block (conv-BN-ReLU, conv-BN, add, ReLU), option A."""
     shortcut = x if strides == 1 else _zero_pad_shortcut(x, filters)
     y = _conv_bn_relu(x, filters, strides)
     y = _bn(_conv(y, filters))
     return layers.ReLU()(layers.Add()([shortcut, y]))
 
 
-def _cifar_resnet(x, num_classes, n):
+def _option_a_resnet(x, num_classes, n):
     """He et al. (2016) CIFAR ResNet of depth 6n+2 with option A shortcuts.
 
-    Uses basic blocks at every depth, as in the paper. (torchprune's copy of
-    bearpaw's code switches to bottleneck blocks with 1x1-conv shortcuts for
-    depth >= 44; its resnet56/110 have about the same parameter counts.)
+    Uses basic blocks at every depth, as in the paper. Strided convs pad "same", so
+    they centre on odd pixels where the shortcut samples even ones (`_torch_conv` does not).
     """
     x = _conv_bn_relu(x, 16)
     for stage, filters in enumerate((16, 32, 64)):
         for i in range(n):
-            x = _basic_block(x, filters, 2 if stage > 0 and i == 0 else 1)
+            x = _option_a_block(x, filters, 2 if stage > 0 and i == 0 else 1)
+    return _classifier(x, num_classes)
+
+
+def _add_shortcut(x, y, strides):
+    """ReLU(y + shortcut): x itself, or where the shape changes a 1x1 conv (stride s) + BN."""
+    if strides != 1 or x.shape[-1] != y.shape[-1]:
+        x = _bn(_conv(x, y.shape[-1], kernel_size=1, strides=strides))
+    return layers.ReLU()(layers.Add()([x, y]))
+
+
+def _basic_block(x, planes, strides):
+    """torchprune's BasicBlock: 3x3 conv (stride s)-BN-ReLU, 3x3 conv-BN, add, ReLU."""
+    y = _bn_relu(_torch_conv(x, planes, strides=strides))
+    return _add_shortcut(x, _bn(_conv(y, planes)), strides)
+
+
+def _bottleneck_block(x, planes, strides):
+    """torchprune's Bottleneck: 1x1-BN-ReLU, 3x3 (stride s)-BN-ReLU, 1x1 to 4x planes-BN,
+    add, ReLU."""
+    y = _bn_relu(_conv(x, planes, kernel_size=1))
+    y = _bn_relu(_torch_conv(y, planes, strides=strides))
+    return _add_shortcut(x, _bn(_conv(y, 4 * planes, kernel_size=1)), strides)
+
+
+def _cifar_resnet(x, num_classes, depth):
+    """torchprune's CIFAR ResNet (resnet.py, bearpaw's) of depth 6n+2.
+
+    Bottleneck blocks from depth 44 on, basic blocks below. Its classifier is
+    AvgPool2d(8) and a flatten on the 8x8 map of a 32x32 input, which is global pooling.
+    """
+    n = (depth - 2) // 6
+    block = _bottleneck_block if depth >= 44 else _basic_block
+    x = _conv_bn_relu(x, 16)
+    for stage, planes in enumerate((16, 32, 64)):
+        for i in range(n):
+            x = block(x, planes, 2 if stage > 0 and i == 0 else 1)
     return _classifier(x, num_classes)
 
 
@@ -118,19 +186,20 @@ def _preact_block(x, filters, strides):
         shortcut = x
     else:
         shortcut = _conv(act, filters, kernel_size=1, strides=strides)
-    y = _conv(act, filters, strides=strides)
+    y = _torch_conv(act, filters, strides=strides)
     y = _conv(_bn_relu(y), filters)
     return layers.Add()([shortcut, y])
 
 
 def _wide_resnet(x, num_classes, depth, width):
-    """Wide ResNet WRN-depth-width (Zagoruyko & Komodakis 2016), no dropout."""
+    """Wide ResNet WRN-depth-width (Zagoruyko & Komodakis 2016), no dropout; its Linear's
+    bias starts at zero, as torchprune's wrn.py."""
     n = (depth - 4) // 6
     x = _conv(x, 16)
     for stage, filters in enumerate((16 * width, 32 * width, 64 * width)):
         for i in range(n):
             x = _preact_block(x, filters, 2 if stage > 0 and i == 0 else 1)
-    return _classifier(_bn_relu(x), num_classes)
+    return _classifier(_bn_relu(x), num_classes, bias_initializer="zeros")
 
 
 def _dense_bottleneck(x, growth_rate):
@@ -161,9 +230,12 @@ def _densenet_bc(x, num_classes, depth, growth_rate, compression=0.5):
 MODELS = {
     "cnn_small": cnn_small,
     "vgg16_bn": vgg16_bn,
-    "resnet20": functools.partial(_cifar_resnet, n=3),
-    "resnet56": functools.partial(_cifar_resnet, n=9),
-    "resnet110": functools.partial(_cifar_resnet, n=18),
+    "resnet20": functools.partial(_cifar_resnet, depth=20),
+    "resnet56": functools.partial(_cifar_resnet, depth=56),
+    "resnet110": functools.partial(_cifar_resnet, depth=110),
+    "resnet20_option_a": functools.partial(_option_a_resnet, n=3),
+    "resnet56_option_a": functools.partial(_option_a_resnet, n=9),
+    "resnet110_option_a": functools.partial(_option_a_resnet, n=18),
     "wrn16_8": functools.partial(_wide_resnet, depth=16, width=8),
     "densenet22": functools.partial(_densenet_bc, depth=22, growth_rate=12),
 }
