@@ -31,7 +31,7 @@ def images():
 def aligned(resnet20, images):
     """{method: its masks at k = K for RATIO}."""
     keep = cascade.keep_budget(resnet20, RATIO, models.count_params(resnet20))
-    return {name: methods.get(name).bind(dict(channel_multiple=K))(resnet20, keep, images)[0]
+    return {name: methods.get(name).bind(dict(channel_multiple=K))(resnet20, keep, images).masks
             for name in methods.structured_names()}
 
 
@@ -124,8 +124,9 @@ def test_default_k_is_the_study_method(resnet20, images, aligned, method):
     differ from the aligned ones. Unstructured methods ignore k."""
     keep = cascade.keep_budget(resnet20, RATIO, models.count_params(resnet20))
     default = config_lib.base().prune.channel_multiple
-    study, _ = methods.get(method).bind()(resnet20, keep, images)
-    chosen, _ = methods.get(method).bind(dict(channel_multiple=default))(resnet20, keep, images)
+    study = methods.get(method).bind()(resnet20, keep, images).masks
+    chosen = methods.get(method).bind(dict(channel_multiple=default))(resnet20, keep,
+                                                                       images).masks
     assert all(np.array_equal(a, b) for a, b in zip(study, chosen))
     assert not all(np.array_equal(a, b) for a, b in zip(study, aligned[method]))
     assert methods.get("wt").knobs == ()

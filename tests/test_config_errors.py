@@ -82,7 +82,8 @@ def test_cli_refuses_unknown_key_and_wrong_type(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: --config.prune.ratio: unknown key; did you mean prune.ratios? keys of prune: "
-        "channel_multiple, cycles, method, methods, ratios, retrain_epochs, spacing")
+        "budget_tolerance, channel_multiple, cycles, dead_weights, method, methods, ratios, "
+        "retrain_epochs, retrain_schedule, spacing")
     result = _run("--config", "configs/quickstart.py", f"--workdir={tmp_path}",
                   "--config.train.epochs=many")
     assert result.returncode != 0 and "train.epochs" in result.stderr
@@ -95,7 +96,7 @@ def test_resnet20_arguments_compose_and_unknown_ones_are_refused():
     assert quick_robust.data.train_shift == "corruptions" and quick_robust.train.epochs == 10
     assert len(quick_robust.eval.corruptions) == 19
     held_out = quick_robust.eval.groups[1]
-    assert held_out.startswith("held-out=cifar10_1,") and "fog_3" in held_out
+    assert held_out.startswith("test=cifar10_1,") and "fog_3" in held_out
     assert "snow_3" not in held_out  # a training corruption
     config_lib.validate(resnet20(""))
     with pytest.raises(ValueError, match="unknown argument 'fast'"):

@@ -19,7 +19,8 @@ def test_dead_channels_keep_zero_norms_through_retraining_and_output_zero(tmp_pa
     total = models.count_params(model)
     ratio = 0.7
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(ratio))
-    prune = cascade.PruneToRatio(methods.get("ft").bind(), cascade.keep_budget(model, ratio, total),
+    prune = cascade.PruneToRatio(methods.get("ft").bind(),
+                                 [cascade.keep_budget(model, ratio, total)],
                                  dataset.val_images.astype(np.float32))
     train.fit(wrapped, dataset, config, 1, callbacks=[
         prune, tfmot.sparsity.keras.UpdatePruningStep()])

@@ -79,6 +79,6 @@ def test_concatenation_maps_channels_to_their_slices():
 def test_option_a_shortcut_of_the_registry_resnet_keeps_padded_channels_dead():
     from tfprune import models
 
-    model = models.build("resnet20", (32, 32, 3), 10)
+    model = models.build("resnet20_option_a", (32, 32, 3), 10)
     masks = structure.settle(model, _ones_masks(model))[0]
     assert all(np.all(m == 1) for m in masks)  # nothing is dead in the intact network

@@ -14,11 +14,11 @@ COLOUR = "#123456"
 SEED_KNOB = methods.Knob("random_seed", 0, 0, doc="seed of the random scores")
 
 
-def random_scores(model, keep_count, random_seed=0):
-    """Keep `keep_count` weights chosen at random: the control every method should beat."""
+def random_scores(model, target, random_seed=0):
+    """Keep the target's weights chosen at random: the control every method should beat."""
     rng = np.random.default_rng(random_seed)
     scores = [rng.random(kernel.shape) for kernel in wrappers.prunable_kernels(model)]
-    return methods.budget.global_top_k(model, keep_count, scores)
+    return methods.budget.global_top_k(model, target, scores)
 
 
 @pytest.fixture

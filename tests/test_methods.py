@@ -96,9 +96,12 @@ def test_target_ratio_is_met_on_every_registry_model(registry, method, name):
         pytest.skip("data-informed scoring of the large models belongs in benchmarks")
     model = registry[name]
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
-    ratio = 0.8
-    masks, _ = methods.get(method).bind()(model, cascade.keep_budget(
-        model, ratio, models.count_params(model)), images)
+    # Untrained, with the reference's init (PyTorch's Linear: U(+-1/sqrt(fan_in))), the
+    # classifiers of resnet56 and densenet22 hold the smallest weights: beyond about 55%
+    # WT's global threshold removes them whole and nothing stays alive (layer collapse).
+    ratio = 0.5 if name in ("resnet56", "densenet22") else 0.8
+    masks = methods.get(method).bind()(model, cascade.keep_budget(
+        model, ratio, models.count_params(model)), images).masks
     achieved = _parameters_after(model, masks)
     if method in methods.structured_names() and name == "cnn_small":
         # 24k parameters in 112 filters: one filter is more than 0.5% of the target.
@@ -111,8 +114,8 @@ def test_target_ratio_is_met_on_every_registry_model(registry, method, name):
 def test_structured_masks_are_whole_filters_and_channels(registry, method):
     model = registry["resnet20"]
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
-    masks, _ = methods.get(method).bind()(model, cascade.keep_budget(
-        model, 0.7, models.count_params(model)), images)
+    masks = methods.get(method).bind()(model, cascade.keep_budget(
+        model, 0.7, models.count_params(model)), images).masks
     for mask in masks:
         if mask.ndim == 4:
             assert np.all(mask.min(axis=(0, 1)) == mask.max(axis=(0, 1)))
@@ -142,8 +145,8 @@ def test_sipp_differs_from_wt_on_real_data_and_all_methods_are_deterministic(dig
     keep = cascade.keep_budget(model, 0.7, models.count_params(model))
     chosen = {}
     for name, declared in methods.REGISTRY.items():
-        first, _ = declared.bind()(model, keep, images)
-        again, _ = declared.bind()(model, keep, images)
+        first = declared.bind()(model, keep, images).masks
+        again = declared.bind()(model, keep, images).masks
         for a, b in zip(first, again):
             np.testing.assert_array_equal(a, b)
         chosen[name] = np.concatenate([m.ravel() for m in first])
@@ -159,7 +162,7 @@ def test_every_method_runs_through_tfmot_and_survives_strip_pruning(digits, meth
     total = models.count_params(model)
     keep = cascade.keep_budget(model, 0.6, total)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.6))
-    prune = cascade.PruneToRatio(methods.get(method).bind(), keep,
+    prune = cascade.PruneToRatio(methods.get(method).bind(), [keep],
                                  dataset.val_images.astype(np.float32))
     train.fit(wrapped, dataset, config, 1, callbacks=[
         prune, tfmot.sparsity.keras.UpdatePruningStep(),
@@ -170,5 +173,7 @@ def test_every_method_runs_through_tfmot_and_survives_strip_pruning(digits, meth
         assert np.all(kernel.numpy()[mask == 0] == 0)
         assert np.count_nonzero(kernel.numpy()) <= mask.sum()
     achieved = 1 - cascade.nonzero_params(stripped) / total
-    tolerance = 0.02 if method in methods.structured_names() else 0.005
+    # PFP's one epsilon moves several layers' channel counts at once: on this 24k-parameter
+    # CNN one step of it is up to 3% of the budget (an input channel of the last conv: 1.2%).
+    tolerance = 0.03 if method in methods.structured_names() else 0.005
     assert abs(achieved - 0.6) / 0.6 <= tolerance, achieved

@@ -113,6 +113,46 @@ def _option_a_resnet_params(masks):
     return total + width_in * 10 + 10
 
 
+def _projection_resnet_params(name, model, masks):
+    """torchprune's CIFAR ResNet by its layout: a stem conv, then blocks of 2 convs (3
+    from depth 44 on); where a block changes the shape, a 1x1 conv reads the block's
+    input beside its first conv. A residual stream keeps every channel any of its writers
+    keeps: a projection (or the stem, where the first block has none) and the last convs
+    of the blocks that add to it. Other convs keep their live filters; each conv's
+    BatchNorm has a scale and a shift per channel."""
+    per_block = 3 if int(name.removeprefix("resnet")) >= 44 else 2
+    layers = wrappers.prunable_layers(model)
+    alive = {layer.name: _alive_filters(mask) for layer, mask in zip(layers, masks)}
+    chain, projection, first_reader = [], {}, {}
+    for layer in layers[:-1]:
+        source = layer.inbound_nodes[0].inbound_layers
+        if isinstance(source, L.ZeroPadding2D):  # a strided 3x3 conv's padding
+            source = source.inbound_nodes[0].inbound_layers
+        if source.name in first_reader:
+            projection[first_reader[source.name]] = layer
+        else:
+            first_reader[source.name] = layer.name
+            chain.append(layer)
+    stream = [chain[0]]  # the convs writing the residual stream the next block reads
+    reads = [(None, chain[0])]  # (a stream or a conv, the conv reading its output)
+    for start in range(1, len(chain), per_block):
+        block = chain[start:start + per_block]
+        reads += [(stream, block[0])] + list(zip(block, block[1:]))
+        if block[0].name in projection:
+            reads.append((stream, projection[block[0].name]))
+            stream = [projection[block[0].name]]
+        stream.append(block[-1])
+    in_stream = {conv.name: s for s, _ in reads if isinstance(s, list) for conv in s}
+
+    def width(source):
+        writers = source if isinstance(source, list) else in_stream.get(source.name, [source])
+        return int(np.logical_or.reduce([alive[conv.name] for conv in writers]).sum())
+
+    total = sum(int(np.prod(conv.kernel.shape[:2])) * (3 if source is None else width(source))
+                * width(conv) + 2 * width(conv) for source, conv in reads)
+    return total + width(stream) * 10 + 10
+
+
 def _wrn_params(model, masks):
     """WRN by its layout: a stem conv; per stage a 1x1 projection and two blocks of two
     3x3 convs; BN-ReLU before each block, inside it and before the classifier. A stage's
@@ -141,7 +181,9 @@ def _expected_params(name, model, masks):
         return _nonzero_able(model, masks)  # nothing dead can stay
     if name == "wrn16_8":
         return _wrn_params(model, masks)
-    return _option_a_resnet_params(masks)
+    if name.endswith("_option_a"):
+        return _option_a_resnet_params(masks)
+    return _projection_resnet_params(name, model, masks)
 
 
 @pytest.mark.parametrize("name", sorted(models.MODELS))
@@ -151,7 +193,10 @@ def test_shrunk_network_has_the_same_logits_and_the_expected_size(name, images, 
     shrunk = shrink_lib.shrink(model)
 
     logits = _logits(shrunk, images)
-    assert np.abs(logits - _logits(model, images)).max() <= 1e-4
+    # float32 round-off grows with depth: ResNet110's 166 convs leave up to 3e-4 on its
+    # logits (run in float64, both networks agree to 1e-12).
+    tolerance = 1e-3 if name == "resnet110" else 1e-4
+    assert np.abs(logits - _logits(model, images)).max() <= tolerance
     assert models.count_params(shrunk) == _expected_params(name, model, masks)
     assert cascade.nonzero_params(shrunk) == cascade.nonzero_params(model)
     assert flops.macs(shrunk) < flops.macs(model)
@@ -164,7 +209,8 @@ def test_shrunk_network_has_the_same_logits_and_the_expected_size(name, images, 
     np.testing.assert_allclose(_logits(reloaded, images), logits, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["cnn_small", "resnet20", "densenet22"])
+@pytest.mark.parametrize("name", ["cnn_small", "resnet20", "resnet20_option_a",
+                                  "densenet22"])
 def test_pruned_input_channels_shrink_with_the_same_logits(name, images):
     """PFP prunes input channels: a channel some other layer still reads stays, as zeros."""
     model = models.build(name, mean=CIFAR_MEAN, std=CIFAR_STD, seed=0)
@@ -214,7 +260,7 @@ def test_a_real_ft_cycle_shrinks_to_the_same_logits(tmp_path):
     total = models.count_params(model)
     keep = cascade.keep_budget(model, 0.6, total)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.6))
-    prune = cascade.PruneToRatio(methods.get("ft").bind(), keep,
+    prune = cascade.PruneToRatio(methods.get("ft").bind(), [keep],
                                  dataset.val_images.astype(np.float32))
     train.fit(wrapped, dataset, config, 1,
               callbacks=[prune, tfmot.sparsity.keras.UpdatePruningStep()])

@@ -34,7 +34,7 @@ def _retrain_with_wt(model, dataset, config, ratio, tmp_path):
     total = models.count_params(model)
     keep = cascade.keep_budget(model, ratio, total)
     wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.5))
-    prune = cascade.PruneToRatio(methods.get("wt").bind(), keep, None)
+    prune = cascade.PruneToRatio(methods.get("wt").bind(), [keep])
     train.fit(wrapped, dataset, config, 1, callbacks=[
         prune, tfmot.sparsity.keras.UpdatePruningStep(),
         tfmot.sparsity.keras.PruningSummaries(log_dir=str(tmp_path / "tb"))])

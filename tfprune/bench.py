@@ -35,7 +35,7 @@ from export import litert, shrink, variants
 from tfprune import cascade, corruptions, data, distributions, evaluate, flops, methods, models
 from tfprune import config as config_lib
 from tfprune import storage
-from tfprune import profile, structure, wrappers
+from tfprune import profile, wrappers
 
 _MODEL = flags.DEFINE_string("model", "resnet20", "Registered model to measure.")
 _IMAGES = flags.DEFINE_integer("images", 10000, "Test images per distribution.")
@@ -258,13 +258,8 @@ def ft_pruned(model, ratio, channel_multiple=1):
     pruned = tf.keras.models.clone_model(model)
     pruned.set_weights(model.get_weights())
     keep = cascade.keep_budget(pruned, ratio, models.count_params(pruned))
-    masks, _ = methods.get("ft").bind(dict(channel_multiple=channel_multiple))(pruned, keep, None)
-    masks, norm_channels = structure.settle(pruned, masks)
-    for kernel, mask in zip(wrappers.prunable_kernels(pruned), masks):
-        kernel.assign(kernel * mask)
-    for name, alive in norm_channels.items():
-        for weight in pruned.get_layer(name).trainable_weights:
-            weight.assign(weight * alive)
+    methods.budget.apply(pruned, methods.get("ft").bind(
+        dict(channel_multiple=channel_multiple))(pruned, keep))
     return pruned
 
 

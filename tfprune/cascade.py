@@ -15,9 +15,10 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
+from tfprune import config as config_lib
 from tfprune import methods as methods_lib
 from tfprune import strategy as strategy_lib
-from tfprune import models, storage, structure, train, workdir, wrappers
+from tfprune import models, storage, train, workdir, wrappers
 
 
 def keep_budget(model, prune_ratio, total_params):
@@ -37,10 +38,14 @@ def layer_sparsity(model):
 
 
 class PruneToRatio(tf.keras.callbacks.Callback):
-    """When retraining begins, the method chooses the masks for the cycle's target.
+    """When retraining begins, the method prunes through the cycle's keep budgets in
+    order, each re-scored on the network the previous one left (as the reference
+    compresses through a chunk's intermediate ratios); the last is the cycle's target.
 
-    The BatchNorm scale and shift of channels the masks leave dead are zeroed then and
-    after every step, so a dead channel outputs exactly zero (see tfprune.structure).
+    Its masks hold every weight that is zero then, as the reference's sparsity pattern
+    does. The rule's other zeroing (tfprune.structure) is applied with each step; under
+    the graph rule the BatchNorm scale and shift of dead channels are also zeroed after
+    every training step, so a dead channel outputs exactly zero.
 
     Under a tf.distribute strategy, Keras calls these hooks in cross-replica context:
     reading a mirrored variable there gives its value (the same on every replica) and
@@ -48,31 +53,32 @@ class PruneToRatio(tf.keras.callbacks.Callback):
     merge_call; each worker of multi_worker computes and assigns the same values.
     """
 
-    def __init__(self, method, keep_count, scoring_images):
+    def __init__(self, method, keep_counts, images=None, labels=None):
         super().__init__()
         self._supports_tf_logs = True  # the step hook must not pull logs to the host
         self.method = method
-        self.keep_count = keep_count
-        self.scoring_images = scoring_images
-        self._dead_norms = []
+        self.keep_counts = list(keep_counts)
+        self.images, self.labels = images, labels
+        self._held = []
 
     def on_train_begin(self, logs=None):
-        masks, thresholds = self.method(self.model, self.keep_count, self.scoring_images)
-        wrappers.assign_masks(self.model, masks, thresholds)
-        _, norm_channels = structure.settle(self.model, masks)
-        self._dead_norms = [(self.model.get_layer(name), tf.constant(keep, tf.float32))
-                            for name, keep in norm_channels.items()]
-        self._zero_dead_norms()
+        for keep_count in self.keep_counts:
+            pruned = self.method(self.model, keep_count, self.images, self.labels)
+            methods_lib.budget.apply(self.model, pruned)
+        masks = [(k.numpy() != 0).astype(np.float32)
+                 for k in wrappers.prunable_kernels(self.model)]
+        wrappers.assign_masks(self.model, masks, pruned.thresholds)
+        self._held = [(weight, tf.constant(keep, tf.float32))
+                      for weight, keep in pruned.others] if pruned.held else []
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._dead_norms:
-            self._zero_dead_norms()
+        if self._held:
+            self._zero_held()
 
     @tf.function
-    def _zero_dead_norms(self):
-        for layer, keep in self._dead_norms:
-            for weight in layer.trainable_weights:
-                weight.assign(weight * keep)
+    def _zero_held(self):
+        for weight, keep in self._held:
+            weight.assign(weight * keep)
 
 
 @dataclasses.dataclass
@@ -84,9 +90,9 @@ class Cycle:
     path: str  # the stripped checkpoint
 
 
-def run(method_name, parent_path, ratios, dataset, config, run_dir, log=print):
+def run(method_name, parent_path, dataset, config, run_dir, log=print):
     """Yield each finished cycle (method, index, ratio, id, checkpoint), training those not
-    done.
+    done: one per chunk of config_lib.target_chunks, pruned through its keep ratios.
 
     Networks are loaded, wrapped, trained and stripped under the config's strategy
     (tfprune.strategy), and left outside it while the caller evaluates a cycle.
@@ -97,8 +103,10 @@ def run(method_name, parent_path, ratios, dataset, config, run_dir, log=print):
     with strategy.scope():
         model = storage.load_model(parent_path)
     total_params = models.count_params(model)
-    scoring_images = dataset.val_images.astype(np.float32)
-    for index, ratio in enumerate(ratios, start=1):
+    images, labels = dataset.val_images.astype(np.float32), dataset.val_labels
+    ratios = config_lib.target_ratios(config.prune)
+    chunks = config_lib.target_chunks(config.prune)
+    for index, (ratio, chunk) in enumerate(zip(ratios, chunks), start=1):
         network_id = workdir.cycle_id(method_name, index)
         cycle = Cycle(method_name, index, ratio, network_id,
                       workdir.checkpoint(run_dir, network_id))
@@ -111,14 +119,15 @@ def run(method_name, parent_path, ratios, dataset, config, run_dir, log=print):
             yield cycle
             continue
         started = time.time()
-        keep_count = keep_budget(model, ratio, total_params)
+        keep_counts = [keep_budget(model, r, total_params)
+                       for r in [1.0 - keep for keep in chunk[:-1]] + [ratio]]
         saved_path = workdir.checkpoint(output, network_id)
         epochs = config.prune.retrain_epochs
         log_dir = workdir.training_logs(output, network_id)
         with strategy.scope():
             wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(
-                1.0 - keep_count / wrappers.prunable_count(model)))
-            prune = PruneToRatio(method, keep_count, scoring_images)
+                1.0 - keep_counts[-1] / wrappers.prunable_count(model)))
+            prune = PruneToRatio(method, keep_counts, images, labels)
             callbacks = [prune, tfmot.sparsity.keras.UpdatePruningStep(),
                          tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
             if epochs == 0:

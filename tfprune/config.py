@@ -16,11 +16,11 @@ import re
 import ml_collections
 
 from export import variants as variants_lib
-from tfprune import corruptions, data, distributions, errors, methods, models, strategy
+from tfprune import (corruptions, data, distributions, errors, methods, models, strategy,
+                     structure)
 
 SPACING_KINDS = ("geometric", "linear")
 RETRAIN_SCHEDULES = ("rescaled", "as_training")
-DEAD_WEIGHT_RULES = ("graph", "zero_gradient")
 # Tuple-valued keys that hold numbers; every other tuple holds names or specs (strings).
 NUMBER_TUPLES = ("train.lr_milestones", "prune.ratios", "eval.severities")
 _SEGMENT = re.compile(r"^\s*(\w+)\(\s*([^)]*)\)\s*$")
@@ -85,10 +85,11 @@ def base():
         #   removed (what physical shrinking needs) | zero_gradient: weights with zero
         #   gradient on the scoring batch, and structured layers' constant input channels,
         #   BatchNorm kept and counted (the reference's rule)
-        dead_weights="graph",
-        # Relative tolerance of the keep budget: 0 = the smallest knob keeping at least the
-        # budget; 0.005 = the first result within 0.5% of it, else the nearest (reference)
-        budget_tolerance=0.0,
+        dead_weights=methods.registry.RULE_DEFAULTS["dead_weights"],  # graph
+        # Tolerance of the keep budget, relative to the network's kept parameters (all
+        # trainable ones, as the reference counts): 0 = the smallest knob keeping at least
+        # the budget; 0.005 = the first result within 0.5% of it, else the nearest (reference)
+        budget_tolerance=methods.registry.RULE_DEFAULTS["budget_tolerance"],  # 0.0
         # ... and every registered method's knobs (tfprune.methods), e.g. channel_multiple.
         **{knob.name: knob.default for knob in methods.knobs().values()},
     )
@@ -100,6 +101,11 @@ def base():
         severities=(3,),
         extra_corruptions=(),  # further "<corruption>_<severity>" sets, e.g. "fog_5"
         corruption_source="auto",  # auto (tfds cifar10_corrupted if it can be had) | generated | tfds
+        # frost's textures where it is generated: auto (the reference's photographs where
+        # found: frost_dir, else an installed imagecorruptions package; else generated
+        # stand-ins) | photographs (refused without them) | generated
+        frost="auto",
+        frost_dir="",
         shifts=(),  # natural shifts: "cifar10_1" (tensorflow-datasets; reported if unavailable)
         # Noise similarity: uniform noise in [-eps, eps] on the normalised input, eps over
         # linspace(0, noise_eps_max, noise_steps), on noise_images test images x noise_draws.
@@ -263,7 +269,7 @@ def validate(config):
     _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
     _check_name("train.strategy", config.train.strategy, strategy.STRATEGIES)
     _check_name("prune.retrain_schedule", config.prune.retrain_schedule, RETRAIN_SCHEDULES)
-    _check_name("prune.dead_weights", config.prune.dead_weights, DEAD_WEIGHT_RULES)
+    _check_name("prune.dead_weights", config.prune.dead_weights, structure.DEAD_WEIGHT_RULES)
     _check_range(config, "prune.budget_tolerance", 0, 0.5)
     names = methods_of(config.prune)
     key = "prune.methods" if config.prune.methods else "prune.method"
@@ -284,6 +290,7 @@ def validate(config):
         _check_name("eval.shifts", name, distributions.SHIFTS)
     _check_name("eval.corruption_source", config.eval.corruption_source,
                 distributions.CORRUPTION_SOURCES)
+    _check_name("eval.frost", config.eval.frost, distributions.FROST_TEXTURES)
     if config.eval.corruption_source == "tfds" and config.data.name != "cifar10":
         _fail("eval.corruption_source", "tfds has CIFAR-10-C only; set data.name=cifar10 or "
               "eval.corruption_source=generated")

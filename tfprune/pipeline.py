@@ -160,8 +160,7 @@ def run(config, run_dir, log=print, only_method=None):
         _log_scalars(run_dir, method, 0, dict(
             prune_ratio=0.0, **{f"accuracy/{d}": a for d, a in parent_accuracy.items()}))
         curve = []
-        for cycle in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
-                                 dataset, config, run_dir, log):
+        for cycle in cascade.run(method, parent_path, dataset, config, run_dir, log):
             record = _record(cycle.path)
             evaluated = evaluator(cycle.network_id, cycle.path, parent["outputs"], method=method)
             accuracy = results_lib.accuracies(evaluated["outputs"], distributions)
@@ -214,8 +213,7 @@ def _train_as_worker(config, run_dir, log, only_method):
         _train_network(config, dataset, run_dir, log, workdir.REFERENCE, config.seed + 1,
                        only_method)
     for method in _methods(config, only_method):
-        for _ in cascade.run(method, parent_path, config_lib.target_ratios(config.prune),
-                             dataset, config, run_dir, log):
+        for _ in cascade.run(method, parent_path, dataset, config, run_dir, log):
             pass
 
 

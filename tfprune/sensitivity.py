@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from tfprune import wrappers
 
-EPS = 1e-12
+EPS = float(np.finfo(np.float32).eps)  # the reference's (torchprune: _process_denominator)
 
 
 def scoring_size(model, delta_s, available):

@@ -1,22 +1,48 @@
 """Meeting a keep budget: every method has one knob (a keep count, a filter fraction,
-PFP's epsilon), and a bisection on it finds masks that keep the budget once dead
-weights are removed (tfprune.structure), counting the BatchNorm parameters of dead
-channels as removed. Selection is top-k with ties broken by position, never
-`score >= threshold`, so that ties cannot overshoot the budget.
+PFP's epsilon), and a bisection on it finds masks that keep the budget once a dead-weight
+rule (tfprune.structure, config key prune.dead_weights) has settled them. Selection is
+top-k with ties broken by position, never `score >= threshold`, so that ties cannot
+overshoot the budget.
+
+The tolerance (prune.budget_tolerance) is relative to the network's kept parameters
+(the target: the kernel budget plus every other trainable parameter), as the reference
+(torchprune's CompressedNet.compress) counts it. 0 is tfprune's rule, the smallest knob
+that keeps at least the budget; above 0 the reference's, the first candidate within the
+tolerance of the target, else the nearest one tried.
 """
 import hashlib
+import typing
 
 import numpy as np
 
-from tfprune import channels, sensitivity, structure, wrappers
-from tfprune.methods.registry import Knob
+from tfprune import sensitivity, wrappers
 
 DELTA_S = 1e-16  # failure probability of the scoring batch and of PFP's bound
-# Structured methods keep a multiple of this many filters / input channels per layer (or
-# all), so that a shrunk network saves whole SIMD tiles of output channels (XNNPACK
-# computes 8 or 16 at a time; 3 kept filters cost as much as 8). 1 = the study's methods.
-CHANNEL_MULTIPLE = Knob("channel_multiple", 1, 1, doc="filters/channels kept per layer: a "
-                        "multiple of this (8 or 16 for XNNPACK's tiles); 1 = the study's")
+
+
+class Target(typing.NamedTuple):
+    """What a method's masks must meet."""
+    keep_count: int  # kernel weights to keep once `rule` has settled the masks
+    rule: object  # a tfprune.structure rule bound to the network
+    tolerance: float = 0.0  # relative to the network's kept parameters (module docstring)
+
+
+class Pruned(typing.NamedTuple):
+    """A method's result: one 0/1 mask per prunable kernel (tfprune.wrappers order), a
+    score threshold per layer for TF-MOT's summaries, and the rule's zeroing of other
+    weights (tfprune.structure.Settled: others, held)."""
+    masks: list
+    thresholds: list
+    others: tuple
+    held: bool
+
+
+def apply(model, pruned):
+    """Zero in `model` what `pruned` removes: kernels by its masks, the rule's others."""
+    for kernel, mask in zip(wrappers.prunable_kernels(model), pruned.masks):
+        kernel.assign(kernel * mask)
+    for weight, keep in pruned.others:
+        weight.assign(weight * keep)
 
 
 def top_k_masks(scores, keep_count):
@@ -43,60 +69,63 @@ def aligned(count, multiple, width):
     return min(-(-count // multiple) * multiple, width)
 
 
-def _kept(kernels, masks):
-    return sum(int(np.count_nonzero(k * m)) for k, m in zip(kernels, masks))
-
-
-def search(masks_for, kernels, keep_count, model, low, high, steps=40, integer=False,
-           guess=None):
-    """Smallest knob in [low, high] whose masks keep >= keep_count weights once dead
-    weights are removed (the kept count grows with the knob); returns its masks.
-    The BatchNorm parameters of dead channels are zeroed with them (tfprune.structure),
-    so they are subtracted from the kept count: the total, not the kernels, meets it.
-    A `guess` that keeps exactly keep_count ends the search at once. Knobs that give
-    the masks of an earlier one (many do where each step adds a whole tile of channels)
-    reuse its settled result instead of settling again."""
-    settled, graph = {}, channels.ChannelGraph(model)
+def search(masks_for, target, low, high, steps=40, integer=False, guess=None):
+    """Masks for a knob in [low, high] (the kept count grows with it) that meet `target`
+    once settled by its rule, by the target's tolerance (module docstring); a Pruned.
+    A `guess` that meets it ends the search at once. Knobs that give the masks of an
+    earlier one (many do where each step adds a whole tile of channels) reuse its
+    settled result instead of settling again."""
+    model, keep_count = target.rule.model, target.keep_count
+    kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]
+    others = (sum(w.shape.num_elements() for w in model.trainable_weights)
+              - sum(k.size for k in kernels))
+    settled, tried = {}, []
 
     def evaluate(knob):
         masks, thresholds = masks_for(knob)
         key = hashlib.sha1(b"".join(m.tobytes() for m in masks)).digest()
         if key not in settled:
-            masks, norm_channels = structure.settle(model, masks, graph)
-            settled[key] = masks, (_kept(kernels, masks)
-                                   - structure.dead_norm_params(model, norm_channels))
-        return settled[key][0], thresholds, settled[key][1]
+            result = target.rule.settle(masks)
+            kept = sum(int(np.count_nonzero(k * m)) for k, m in zip(kernels, result.masks))
+            settled[key] = result, kept - result.removed
+        result, kept = settled[key]
+        tried.append((Pruned(result.masks, thresholds, result.others, result.held), kept))
+        return tried[-1]
 
-    if guess is not None:
-        first = evaluate(guess)
-        if first[2] == keep_count:
-            return first[:2]
+    def close(kept):
+        if target.tolerance == 0:
+            return kept == keep_count
+        return abs(kept - keep_count) < target.tolerance * (keep_count + others)
+
+    if guess is not None and close(evaluate(guess)[1]):
+        return tried[-1][0]
     best = evaluate(high)
-    if best[2] < keep_count:
-        return best[:2]
+    if best[1] < keep_count or close(best[1]):
+        return best[0]
     for _ in range(steps):
         if (high - low <= 1) if integer else (high - low <= 1e-9 * max(abs(high), 1.0)):
             break
         middle = (low + high) // 2 if integer else (low + high) / 2
         candidate = evaluate(middle)
-        if candidate[2] >= keep_count:
+        if candidate[1] >= keep_count:
             high, best = middle, candidate
         else:
             low = middle
-        if best[2] == keep_count:
-            break
-    return best[:2]
+        if close(candidate[1]):
+            return candidate[0]
+    if target.tolerance == 0:
+        return best[0]
+    return min(tried, key=lambda pruned_kept: abs(pruned_kept[1] - keep_count))[0]
 
 
-def global_top_k(model, keep_count, scores):
-    """Masks of the globally largest scores that keep `keep_count` weights after settling."""
-    kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]
-    total = sum(k.size for k in kernels)
-    return search(lambda k: top_k_masks(scores, k), kernels, keep_count, model,
-                  keep_count - 1, total, integer=True, guess=keep_count)
+def global_top_k(model, target, scores):
+    """Masks of the globally largest scores that meet `target` after settling."""
+    total = wrappers.prunable_count(model)
+    return search(lambda k: top_k_masks(scores, k), target, target.keep_count - 1, total,
+                  integer=True, guess=target.keep_count)
 
 
-def scoring_activations(model, images):
-    """The prunable layers' inputs on the scoring batch S (its size from DELTA_S)."""
+def scoring_batch(model, images, labels=None):
+    """The scoring batch S (its size from DELTA_S): (its images, its labels or None)."""
     count = sensitivity.scoring_size(model, DELTA_S, len(images))
-    return sensitivity.layer_inputs(model, images[:count])
+    return images[:count], None if labels is None else labels[:count]

@@ -12,6 +12,9 @@ import dataclasses
 import math
 from typing import Callable
 
+from tfprune import structure
+from tfprune.methods import budget
+
 
 @dataclasses.dataclass(frozen=True)
 class Knob:
@@ -23,11 +26,24 @@ class Knob:
     doc: str = ""
 
 
+# Structured methods keep a multiple of this many filters / input channels per layer (or
+# all), so that a shrunk network saves whole SIMD tiles of output channels (XNNPACK
+# computes 8 or 16 at a time; 3 kept filters cost as much as 8). 1 = the study's methods.
+CHANNEL_MULTIPLE = Knob("channel_multiple", 1, 1, doc="filters/channels kept per layer: a "
+                        "multiple of this (8 or 16 for XNNPACK's tiles); 1 = the study's")
+# The prune keys every method is bound with, and their defaults (the config schema's;
+# tfprune.config documents them).
+RULE_DEFAULTS = dict(dead_weights="graph", budget_tolerance=0.0)
+
+
+def _setting(prune_config, name, default):
+    return default if prune_config is None or name not in prune_config else prune_config[name]
+
+
 @dataclasses.dataclass(frozen=True)
 class Method:
-    """`prune(model, keep_count[, scoring_images], **knobs) -> (masks, thresholds)`: one
-    0/1 mask per prunable kernel (tfprune.wrappers order) and a score threshold per
-    layer, for TF-MOT's summaries; `scoring_images` only when `needs_data`."""
+    """`prune(model, target[, scoring_images], **knobs) -> budget.Pruned`: masks meeting a
+    budget.Target; `scoring_images` (the scoring batch S) only when `needs_data`."""
     name: str
     prune: Callable
     structured: bool
@@ -37,19 +53,30 @@ class Method:
     summary: str = ""
 
     def knob_values(self, prune_config=None):
-        """{knob: value} from `prune_config` (a config's `prune` section; None: defaults)."""
-        return {k.name: k.default if prune_config is None else prune_config[k.name]
-                for k in self.knobs}
+        """{knob: value} from `prune_config` (a config's `prune` section, or a dict of some
+        keys; the rest take their defaults)."""
+        return {k.name: _setting(prune_config, k.name, k.default) for k in self.knobs}
 
     def bind(self, prune_config=None):
-        """method(model, keep_count, scoring_images) with the knobs of `prune_config`."""
+        """prune(model, keep_count, images=None, labels=None) -> budget.Pruned, with the
+        knobs, dead-weight rule and budget tolerance of `prune_config` (as knob_values).
+
+        `images` and `labels` are the set the scoring batch S is cut from
+        (budget.scoring_batch): the data-informed methods score on it, the zero_gradient
+        rule takes its gradients on the same S (so it needs the labels too)."""
         values = self.knob_values(prune_config)
+        rule, tolerance = (_setting(prune_config, name, default)
+                           for name, default in RULE_DEFAULTS.items())
 
-        def masks(model, keep_count, scoring_images):
-            data = dict(scoring_images=scoring_images) if self.needs_data else {}
-            return self.prune(model, keep_count, **data, **values)
+        def prune(model, keep_count, images=None, labels=None):
+            batch, batch_labels = (None, None) if images is None else budget.scoring_batch(
+                model, images, labels)
+            target = budget.Target(keep_count, structure.DEAD_WEIGHT_RULES[rule](
+                model, batch, batch_labels, self.structured), tolerance)
+            data = dict(scoring_images=batch) if self.needs_data else {}
+            return self.prune(model, target, **data, **values)
 
-        return masks
+        return prune
 
     def declaration(self, prune_config=None):
         """What results.json records of the method: kind, data, colour, knob values."""

@@ -4,9 +4,9 @@ from tfprune import sensitivity, wrappers
 from tfprune.methods import budget
 
 
-def sipp(model, keep_count, scoring_images):
+def sipp(model, target, scoring_images):
     layers = wrappers.prunable_layers(model)
-    activations = budget.scoring_activations(model, scoring_images)
+    activations = sensitivity.layer_inputs(model, scoring_images)
     scores = [sensitivity.sipp_scores(layer, layer.kernel.numpy(), a)
               for layer, a in zip(layers, activations)]
-    return budget.global_top_k(model, keep_count, scores)
+    return budget.global_top_k(model, target, scores)

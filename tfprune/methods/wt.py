@@ -6,6 +6,6 @@ from tfprune import wrappers
 from tfprune.methods import budget
 
 
-def weight_thresholding(model, keep_count):
-    return budget.global_top_k(model, keep_count,
+def weight_thresholding(model, target):
+    return budget.global_top_k(model, target,
                                [np.abs(k.numpy()) for k in wrappers.prunable_kernels(model)])
