@@ -17,12 +17,13 @@ when its checkpoint exists, else each trains it: the same seed gives the same we
 on the CPU, and checkpoints are written atomically, so the duplicate is harmless.
 WORKDIR/shards/shard-<i>-of-<n>.json records the units each shard took.
 
-Merged results.json (several seeds; schema version 1 of tfprune.results):
+Merged results.json (several seeds; schema version 2 of tfprune.results):
   sweep: {seeds, methods, workdirs: {seed: folder relative to WORKDIR}}, config, delta,
   seeds: {seed: that seed's results.json, also written to its folder},
   across_seeds: {parent: {accuracy: {dist: stats}},
     methods: {method: {prune_potential: {dist: stats}, export: {variant (every seed has):
-      {prune_potential: {dist: stats}}}, group_prune_potential: {group: {mean, min: stats}}}}}
+      {prune_potential: {dist: stats}}}, group_prune_potential: {group: {mean, min: stats}},
+      excess_error_slope: stats (when every seed has it)}}}
   stats = {mean, std, values (in seed order)}; std is the population standard deviation
   (numpy's default, ddof=0). A seed's merged results.json is its units' results with
   all methods, as an unsharded run writes it; wall_seconds_this_invocation is the sum
