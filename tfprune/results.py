@@ -326,8 +326,8 @@ def table(results):
                          "", ""])
         groups = results.get("excess_error_groups") or {}
         lines.append(f"\n{method}: accuracy (%) by prune ratio; prune potential (PP) at "
-                     f"delta = {results['delta']} points; excess error (points): group "
-                     f"{groups.get('test')} vs {groups.get('train')}, against the parent")
+                     f"delta = {results['delta']} points; excess error (points): "
+                     f"{groups.get('test')} vs {groups.get('train')}")
         lines += aligned([header, *rows])
         for group, potential in summary["group_prune_potential"].items():
             lines.append(f"  group {group}: PP mean {potential['mean']:.1%}, "
