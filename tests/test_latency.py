@@ -48,13 +48,19 @@ def test_export_records_latency_at_each_batch_size(tflite_file):
 def test_files_timed_together_share_rounds_so_equal_files_time_alike(tflite_file):
     """A network and its parent are timed in interleaved rounds: the same file twice gives
     nearly equal times (timed one after the other, a drift of the machine's speed would
-    show up as a speed-up)."""
+    show up as a speed-up). The other test worker's load can still fall on one file's
+    invokes of a round (seen once in CI: 1.28 at batch 64), so a measurement is taken up
+    to three times: a bias of the method, such as an order effect, fails all three."""
     settings = ml_collections.ConfigDict(dict(threads=1, latency_runs=200, latency_batch_runs=40,
                                               latency_warmup=5))
-    first, second = evaluation.measure_latency([tflite_file, tflite_file], settings)
-    for batch in first:
-        ratio = first[batch]["median_ms"] / second[batch]["median_ms"]
-        assert 0.8 < ratio < 1.25, (batch, ratio)
+    attempts = []
+    for _ in range(3):
+        first, second = evaluation.measure_latency([tflite_file, tflite_file], settings)
+        attempts.append({batch: first[batch]["median_ms"] / second[batch]["median_ms"]
+                         for batch in first})
+        if all(0.8 < ratio < 1.25 for ratio in attempts[-1].values()):
+            return
+    pytest.fail(f"the same file timed twice differs in every attempt: {attempts}")
 
 
 def _conv_file(filters):
