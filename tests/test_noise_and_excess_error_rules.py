@@ -29,7 +29,7 @@ def test_noise_prune_potential_has_one_value_per_level():
 def test_excess_error_compares_the_test_groups_mean_with_the_train_groups():
     parent = {"nominal": 0.10, "fog_3": 0.20, "snow_3": 0.30}
     pruned = {"nominal": 0.12, "fog_3": 0.30, "snow_3": 0.34}
-    value = results.group_excess_error(pruned, parent, ["nominal"], ["fog_3", "snow_3"])
+    value = metrics.group_excess_error(pruned, parent, ["nominal"], ["fog_3", "snow_3"])
     # pruned: 0.32 - 0.12 = 0.20; parent: 0.25 - 0.10 = 0.15
     assert value == pytest.approx(0.05)
     by_distribution = [metrics.excess_error(pruned[d], pruned["nominal"], parent[d],
@@ -40,10 +40,10 @@ def test_excess_error_compares_the_test_groups_mean_with_the_train_groups():
 def test_robust_arm_train_group_of_several_distributions_enters_as_its_mean():
     parent = {"nominal": 0.10, "contrast_3": 0.30, "fog_3": 0.40}
     pruned = {"nominal": 0.10, "contrast_3": 0.40, "fog_3": 0.45}
-    value = results.group_excess_error(pruned, parent, ["nominal", "contrast_3"], ["fog_3"])
+    value = metrics.group_excess_error(pruned, parent, ["nominal", "contrast_3"], ["fog_3"])
     assert value == pytest.approx((0.45 - 0.25) - (0.40 - 0.20))
 
 
 def test_excess_error_is_none_without_both_groups():
     errors = {"nominal": 0.1}
-    assert results.group_excess_error(errors, errors, ["nominal"], []) is None
+    assert metrics.group_excess_error(errors, errors, ["nominal"], []) is None

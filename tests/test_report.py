@@ -13,7 +13,6 @@ from PIL import Image
 
 from conftest import ROOT
 from tfprune import metrics, report
-from tfprune import results as results_lib
 from tfprune.report import figures, plot, reader
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -64,7 +63,7 @@ def make_results(methods=("wt", "sipp"), cycles=3, tflite=True, seed=0, groups=T
                 params_nonzero=int(24346 * (1 - ratio)), params_total=24346,
                 layer_sparsity=dict(conv2d=ratio / 2, dense=ratio), train_seconds=10.0,
                 accuracy=accuracy, agreement_with_parent={d: 0.95 for d in accuracy},
-                excess_error=results_lib.group_excess_error(
+                excess_error=metrics.group_excess_error(
                     error, {d: 1 - a for d, a in parent_accuracy.items()}, ["nominal"],
                     list(CORRUPTED)),
                 excess_error_by_distribution={

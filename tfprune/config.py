@@ -17,10 +17,9 @@ import ml_collections
 
 from export import variants as variants_lib
 from tfprune import (corruptions, data, distributions, errors, methods, models, strategy,
-                     structure)
+                     structure, train)
 
 SPACING_KINDS = ("geometric", "linear")
-RETRAIN_SCHEDULES = ("rescaled", "as_training")
 # Tuple-valued keys that hold numbers; every other tuple holds names or specs (strings).
 NUMBER_TUPLES = ("train.lr_milestones", "prune.ratios", "eval.severities")
 _SEGMENT = re.compile(r"^\s*(\w+)\(\s*([^)]*)\)\s*$")
@@ -268,7 +267,8 @@ def validate(config):
     _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)
     _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
     _check_name("train.strategy", config.train.strategy, strategy.STRATEGIES)
-    _check_name("prune.retrain_schedule", config.prune.retrain_schedule, RETRAIN_SCHEDULES)
+    _check_name("prune.retrain_schedule", config.prune.retrain_schedule,
+                train.RETRAIN_SCHEDULES)
     _check_name("prune.dead_weights", config.prune.dead_weights, structure.DEAD_WEIGHT_RULES)
     _check_range(config, "prune.budget_tolerance", 0, 0.5)
     names = methods_of(config.prune)

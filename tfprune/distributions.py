@@ -89,7 +89,7 @@ def build(dataset, eval_config, data_config, cache_dir, log=print):
     distributions = {NOMINAL: Distribution(dataset.test_images, dataset.test_labels, "test split")}
     unavailable = {}
     use_tfds = eval_config.corruption_source != "generated" and dataset.name == "cifar10"
-    photographs = None
+    frost = {}  # {"folder": the photographs' folder or None}, looked up once, if needed
     for name in names(eval_config)[1:]:
         if name in SHIFTS:
             tfds_name, host = SHIFTS[name]
@@ -110,11 +110,11 @@ def build(dataset, eval_config, data_config, cache_dir, log=print):
             except errors.DataError:
                 if eval_config.corruption_source == "tfds":
                     raise
-        if corruption == "frost" and photographs is None:
-            photographs = frost_photographs(eval_config, log) or ""
+        if corruption == "frost" and "folder" not in frost:
+            frost["folder"] = frost_photographs(eval_config, log)
         distributions[name] = _generated(dataset, corruption, severity,
                                          eval_config.corruption_seed, cache_dir, log,
-                                         photographs or None)
+                                         frost.get("folder"))
     sources = {d.source.split(" (")[0] for n, d in distributions.items() if n != NOMINAL}
     log(f"distributions: {len(distributions)} ({'; '.join(sorted(sources)) or 'nominal only'})")
     return distributions, unavailable

@@ -36,6 +36,19 @@ def excess_error(pruned_error_shifted, pruned_error_nominal,
             - (parent_error_shifted - parent_error_nominal))
 
 
+def group_excess_error(error, parent_error, train, test):
+    """The study's excess error of one network: `excess_error` of the mean errors over
+    the `test` and `train` groups of distributions ({distribution: error} mappings of the
+    network and its parent); None when a group is empty."""
+    if not train or not test:
+        return None
+
+    def mean(errors, group):
+        return float(np.mean([errors[d] for d in group]))
+    return excess_error(mean(error, test), mean(error, train), mean(parent_error, test),
+                        mean(parent_error, train))
+
+
 def zero_intercept_slope(prune_ratios, values):
     """Least-squares slope of values ~ slope * prune_ratio (the study's linear fit)."""
     x = np.asarray(prune_ratios, dtype=np.float64)

@@ -195,17 +195,6 @@ def noise_prune_potentials(ratios, accuracies, parent_accuracy, delta):
         delta) for draw in range(draws)])) for level in range(levels)]
 
 
-def group_excess_error(error, parent_error, train, test):
-    """The study's excess error of one network: (its mean error over `test` minus over
-    `train`) minus the parent's same difference; None when a group is empty."""
-    if not train or not test:
-        return None
-
-    def gap(errors):
-        return np.mean([errors[d] for d in test]) - np.mean([errors[d] for d in train])
-    return float(gap(error) - gap(parent_error))
-
-
 def prune_potentials(cycles, parent_accuracy, delta):
     """{distribution: prune potential} over cycles holding prune_ratio and accuracy."""
     ratios = [c["prune_ratio"] for c in cycles]
@@ -254,7 +243,8 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
                 entry.update(_versus_parent(entry, parent_export[variant]))
         record.update(
             measures, **_comparison(outputs, parent_outputs, distributions),
-            excess_error=group_excess_error(error, parent_error, train_group, test_group),
+            excess_error=metrics.group_excess_error(error, parent_error, train_group,
+                                                    test_group),
             excess_error_by_distribution={
                 d: metrics.excess_error(error[d], error[NOMINAL], parent_error[d],
                                         parent_error[NOMINAL]) for d in distributions},

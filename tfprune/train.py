@@ -19,6 +19,11 @@ from tfprune import strategy as strategy_lib
 from tfprune import errors
 
 
+# prune.retrain_schedule: rescaled (the schedule compressed to the retraining's epochs) |
+# as_training (its epochs kept, as the reference retrains)
+RETRAIN_SCHEDULES = ("rescaled", "as_training")
+
+
 @tf.keras.utils.register_keras_serializable("tfprune")
 class WarmupDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from 0 (step s of w: lr * s / w, as the reference's WarmupLR),
