@@ -14,6 +14,9 @@ P5  batch-1 latency speed-up of a shrunk filter-pruned (FT) float32 TFLite model
     the FLOP reduction counted in the runtime's output-channel tiles (tfprune.flops),
     and the tile itself: the latency of one conv per number of filters
 P6  wall time of the offline quickstart in a fresh workdir (goal <= 180 s)
+P7  training throughput at each mixed-precision policy (--precisions) / float32, under
+    the pruning wrappers (goal >= 1.7 for mixed_bfloat16 on a CPU with AMX), plain too,
+    interleaved with P1's runs; P1 (wrapped / plain) at each policy beside it
 Absolute images/s are printed beside each ratio, with the machine; --json writes them.
 P1 and P4 also give their ratio in CPU time of this process, which other jobs sharing
 the machine disturb far less than wall time.
@@ -35,13 +38,16 @@ from export import litert, shrink, variants
 from tfprune import cascade, corruptions, data, distributions, evaluate, flops, methods, models
 from tfprune import config as config_lib
 from tfprune import storage
-from tfprune import profile, wrappers
+from tfprune import precision, profile, wrappers
 
 _MODEL = flags.DEFINE_string("model", "resnet20", "Registered model to measure.")
 _IMAGES = flags.DEFINE_integer("images", 10000, "Test images per distribution.")
 _SETS = flags.DEFINE_integer("sets", 19, "Corrupted sets in the suite (severity 3 each).")
 _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 30, "Training steps per P1 round.")
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "P1: interleaved rounds (plain, wrapped).")
+_PRECISIONS = flags.DEFINE_list(
+    "precisions", ["mixed_bfloat16"], "P7: training policies (tfprune.precision) timed "
+    "against float32, plain and wrapped, interleaved with P1; empty: none.")
 _MATMUL_SIZE = flags.DEFINE_integer("matmul_size", 2048, "Side of the P3 peak matmul.")
 _PRUNE_RATIOS = flags.DEFINE_list("prune_ratios", ["0.5", "0.7"],
                                   "P5: parameter prune ratios of the FT-pruned models.")
@@ -73,7 +79,8 @@ def machine():
             names = [line.split(":", 1)[1].strip() for line in stream
                      if line.startswith("model name")]
         cpu = names[0] if names else cpu
-    return dict(cpu=cpu, cores=os.cpu_count(), tensorflow=tf.__version__)
+    return dict(cpu=cpu, cores=os.cpu_count(), tensorflow=tf.__version__,
+                bf16_flags=sorted(set(precision.BF16_CPU_FLAGS) & precision.cpu_flags()))
 
 
 def _test_images(count):
@@ -148,18 +155,26 @@ def _interleaved_fit(runs, steps, rounds, batch_size, skip):
             for name in runs}
 
 
-def bench_wrapper_overhead(model, images, labels, steps, rounds=5, batch_size=128, skip=3):
-    """P1: steady-state `fit` steps under the pruning wrappers vs. plain, in interleaved
-    rounds: median images per wall second and per CPU second, and the plain network's
-    best rates (for P3)."""
+def bench_wrapper_overhead(model, images, labels, steps, rounds=5, batch_size=128, skip=3,
+                           policies=(precision.FLOAT32,)):
+    """P1: steady-state `fit` steps under the pruning wrappers vs. plain, at each of the
+    training `policies` (tfprune.precision), all in interleaved rounds: median images per
+    wall second and per CPU second, and the plain network's best rates (for P3), by
+    policy."""
     batches = data.train_pipeline(images, labels, batch_size, "crop_flip", 0)
-    wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(0.5))
-    rates = _interleaved_fit(
-        {"plain": (profile.compiled(model, steps, batch_size), batches, []),
-         "wrapped": (profile.compiled(wrapped, steps, batch_size), batches,
-                     [tfmot.sparsity.keras.UpdatePruningStep()])},
-        steps, rounds, batch_size, skip)
-    plain, wrapped_rates = rates["plain"], rates["wrapped"]
+    runs = {}
+    for policy in policies:
+        network = precision.with_policy(model, policy)
+        wrapped = wrappers.wrap(network, wrappers.one_shot_schedule(0.5))
+        runs[policy, "plain"] = (profile.compiled(network, steps, batch_size), batches, [])
+        runs[policy, "wrapped"] = (profile.compiled(wrapped, steps, batch_size), batches,
+                                   [tfmot.sparsity.keras.UpdatePruningStep()])
+    rates = _interleaved_fit(runs, steps, rounds, batch_size, skip)
+    return {policy: _overhead(rates[policy, "plain"], rates[policy, "wrapped"])
+            for policy in policies}
+
+
+def _overhead(plain, wrapped_rates):
     return dict(plain_images_per_s=plain["images_per_s"],
                 wrapped_images_per_s=wrapped_rates["images_per_s"],
                 wrapped_over_plain=wrapped_rates["images_per_s"] / plain["images_per_s"],
@@ -359,6 +374,17 @@ def _print_levers(levers):
               f"per CPU second {rate['images_per_cpu_s']:6.0f}")
 
 
+def precision_ratios(by_policy):
+    """P7: training images/s at each policy over float32's, plain and under the wrappers."""
+    base = by_policy[precision.FLOAT32]
+    return {policy: dict(
+        wrapped_over_float32=rates["wrapped_images_per_s"] / base["wrapped_images_per_s"],
+        plain_over_float32=rates["plain_images_per_s"] / base["plain_images_per_s"],
+        wrapped_over_float32_cpu=(rates["wrapped_images_per_cpu_s"]
+                                  / base["wrapped_images_per_cpu_s"]),
+        **rates) for policy, rates in by_policy.items() if policy != precision.FLOAT32}
+
+
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
@@ -366,13 +392,23 @@ def main(argv):
     labels = np.random.default_rng(0).integers(0, 10, len(images)).astype(np.int32)
     model = models.build(_MODEL.value, (32, 32, 3), 10, (125.0,) * 3, (63.0,) * 3)
     figures = dict(machine=machine(), model=_MODEL.value, images=source)
-    print("machine: {cpu}, {cores} cores, TF {tensorflow}".format(**figures["machine"]),
+    print("machine: {cpu}, {cores} cores, TF {tensorflow}, bf16 flags {bf16_flags}".format(
+        **figures["machine"]),
           f"; model {_MODEL.value}; {len(images)} {source}")
-    figures["P1"] = bench_wrapper_overhead(model, images, labels, _TRAIN_STEPS.value,
-                                           _ROUNDS.value)
+    policies = (precision.FLOAT32, *[p for p in _PRECISIONS.value if p != precision.FLOAT32])
+    by_policy = bench_wrapper_overhead(model, images, labels, _TRAIN_STEPS.value, _ROUNDS.value,
+                                       policies=policies)
+    figures["P1"] = by_policy[precision.FLOAT32]
     print("P1 training under pruning wrappers / plain: {wrapped_over_plain:.3f} "
           "({wrapped_images_per_s:.0f} vs {plain_images_per_s:.0f} images/s; goal >= 0.97); "
           "per CPU second {wrapped_over_plain_cpu:.3f}".format(**figures["P1"]))
+    figures["P7"] = precision_ratios(by_policy)
+    for policy, rates in figures["P7"].items():
+        print(f"P7 training at {policy} / float32 under the wrappers: "
+              "{wrapped_over_float32:.2f} ({wrapped_images_per_s:.0f} images/s; goal >= 1.7 on "
+              "a CPU with AMX); plain {plain_over_float32:.2f}; per CPU second "
+              "{wrapped_over_float32_cpu:.2f}; P1 wrapped / plain {wrapped_over_plain:.3f}"
+              .format(**rates))
     train_rates = [figures["P1"][f"plain_best_images_per{unit}_s"] for unit in ("", "_cpu")]
     figures["P3"] = bench_flop_rate(model, images, train_rates, matmul_peak(_MATMUL_SIZE.value))
     print("P3 training FLOP/s / fp32 matmul peak: {train_over_peak:.2f} ({train_gflops:.1f} "

@@ -18,7 +18,7 @@ import tensorflow_model_optimization as tfmot
 from tfprune import config as config_lib
 from tfprune import methods as methods_lib
 from tfprune import strategy as strategy_lib
-from tfprune import models, storage, train, workdir, wrappers
+from tfprune import models, precision, storage, train, workdir, wrappers
 
 
 def keep_budget(model, prune_ratio, total_params):
@@ -47,28 +47,40 @@ class PruneToRatio(tf.keras.callbacks.Callback):
     the graph rule the BatchNorm scale and shift of dead channels are also zeroed after
     every training step, so a dead channel outputs exactly zero.
 
+    The method scores and prunes `network` (default: the wrapped model), the float32
+    network the cycle starts from, whatever the training precision; the result is copied
+    into `trained`, its copy under the training policy (tfprune.precision) that the
+    wrapped model wraps.
+
     Under a tf.distribute strategy, Keras calls these hooks in cross-replica context:
     reading a mirrored variable there gives its value (the same on every replica) and
     assigning it writes every replica's copy, so masks and norms stay in sync without a
     merge_call; each worker of multi_worker computes and assigns the same values.
     """
 
-    def __init__(self, method, keep_counts, images=None, labels=None):
+    def __init__(self, method, keep_counts, images=None, labels=None, network=None,
+                 trained=None):
         super().__init__()
         self._supports_tf_logs = True  # the step hook must not pull logs to the host
         self.method = method
         self.keep_counts = list(keep_counts)
         self.images, self.labels = images, labels
+        self.network, self.trained = network, trained
         self._held = []
 
     def on_train_begin(self, logs=None):
+        network = self.model if self.network is None else self.network
+        trained = network if self.trained is None else self.trained
         for keep_count in self.keep_counts:
-            pruned = self.method(self.model, keep_count, self.images, self.labels)
-            methods_lib.budget.apply(self.model, pruned)
+            pruned = self.method(network, keep_count, self.images, self.labels)
+            methods_lib.budget.apply(network, pruned)
+        if trained is not network:
+            trained.set_weights(network.get_weights())
         masks = [(k.numpy() != 0).astype(np.float32)
                  for k in wrappers.prunable_kernels(self.model)]
         wrappers.assign_masks(self.model, masks, pruned.thresholds)
-        self._held = [(weight, tf.constant(keep, tf.float32))
+        position = {weight.ref(): i for i, weight in enumerate(network.weights)}
+        self._held = [(trained.weights[position[weight.ref()]], tf.constant(keep, tf.float32))
                       for weight, keep in pruned.others] if pruned.held else []
 
     def on_train_batch_end(self, batch, logs=None):
@@ -99,6 +111,7 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
     """
     method = methods_lib.get(method_name).bind(config.prune)
     strategy = strategy_lib.get(config.train.strategy)
+    chosen = precision.resolve(config.train.precision)
     output = strategy_lib.output_dir(run_dir)
     with strategy.scope():
         model = storage.load_model(parent_path)
@@ -125,9 +138,11 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
         epochs = config.prune.retrain_epochs
         log_dir = workdir.training_logs(output, network_id)
         with strategy.scope():
-            wrapped = wrappers.wrap(model, wrappers.one_shot_schedule(
-                1.0 - keep_counts[-1] / wrappers.prunable_count(model)))
-            prune = PruneToRatio(method, keep_counts, images, labels)
+            schedule = wrappers.one_shot_schedule(
+                1.0 - keep_counts[-1] / wrappers.prunable_count(model))
+            trained = precision.with_policy(model, chosen.policy)
+            wrapped = wrappers.wrap(trained, schedule)
+            prune = PruneToRatio(method, keep_counts, images, labels, model, trained)
             callbacks = [prune, tfmot.sparsity.keras.UpdatePruningStep(),
                          tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
             if epochs == 0:
@@ -136,7 +151,8 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
             history = train.fit(wrapped, dataset, config, epochs, callbacks,
                                 seed=config.seed + index, backup_dir=backup_dir,
                                 stage=f"{method_name} cycle {index} (prune ratio {ratio:.3f})")
-            storage.save_model(saved_path, wrappers.strip(wrapped))
+            storage.save_model(saved_path, precision.with_policy(wrappers.strip(wrapped),
+                                                                 precision.FLOAT32))
             # Continue from the file, as a resumed run does, so both see the same network.
             model = storage.load_model(saved_path)
         achieved = 1.0 - nonzero_params(model) / total_params
@@ -144,7 +160,8 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
             method=method_name, index=index, target_ratio=ratio, prune_ratio=achieved,
             params_total=total_params, params_nonzero=nonzero_params(model),
             layer_sparsity=layer_sparsity(model), history=history,
-            replicas=strategy.num_replicas_in_sync, train_seconds=time.time() - started))
+            replicas=strategy.num_replicas_in_sync, precision=chosen.as_dict(),
+            train_seconds=time.time() - started))
         train.discard_backup(backup_dir)
         log(f"[{method_name}] cycle {index}/{len(ratios)}: target {ratio:.1%}, pruned "
             f"{achieved:.2%} of {total_params:,} parameters, val acc "

@@ -16,8 +16,8 @@ import re
 import ml_collections
 
 from export import variants as variants_lib
-from tfprune import (corruptions, data, distributions, errors, methods, models, strategy,
-                     structure, train)
+from tfprune import (corruptions, data, distributions, errors, methods, models, precision,
+                     strategy, structure, train)
 
 SPACING_KINDS = ("geometric", "linear")
 # Tuple-valued keys that hold numbers; every other tuple holds names or specs (strings).
@@ -66,6 +66,11 @@ def base():
         # XLA-compiled training steps: off, as ResNet20 trained 2x slower with them on
         # this 2-core CPU (oneDNN's convolutions beat XLA's); try it on a GPU.
         jit_compile=False,
+        # tfprune.precision: float32 | mixed_bfloat16 (CPUs with AMX or AVX-512 BF16, TPUs,
+        # recent GPUs) | mixed_float16 (GPUs, loss-scaled) | auto (bf16 on such a CPU,
+        # float16 on a GPU with tensor cores, else float32). Parent and every cycle train
+        # so; checkpoints, evaluation and export stay float32.
+        precision="float32",
     )
     config.prune = dict(
         method="wt",  # a key of tfprune.methods.REGISTRY: wt, sipp, ft, pfp
@@ -121,6 +126,9 @@ def base():
         # over test minus over train, minus the parent's (the study's single value)
         excess_error_groups=("nominal", "corrupted"),
         batch_size=500,
+        # float32 | mixed_bfloat16: evaluate the Keras networks in bf16 too; results.json
+        # then records its top-1 agreement with float32 (the reported accuracies stay float32)
+        precision="float32",
         corruption_seed=0,
         cache_dir="",  # "" = WORKDIR/cache
     )
@@ -267,6 +275,9 @@ def validate(config):
     _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)
     _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
     _check_name("train.strategy", config.train.strategy, strategy.STRATEGIES)
+    _check_name("train.precision", config.train.precision, precision.PRECISIONS)
+    precision.resolve(config.train.precision)  # mixed_float16 without a GPU: refused now
+    _check_name("eval.precision", config.eval.precision, precision.EVAL_PRECISIONS)
     _check_name("prune.retrain_schedule", config.prune.retrain_schedule,
                 train.RETRAIN_SCHEDULES)
     _check_name("prune.dead_weights", config.prune.dead_weights, structure.DEAD_WEIGHT_RULES)

@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from export import devices
 from export import evaluation as tflite_evaluation
-from tfprune import cascade, data, evaluate, errors, methods, models, report, storage, train
+from tfprune import (cascade, data, evaluate, errors, methods, models, precision, report,
+                     storage, train)
 from tfprune import workdir
 from tfprune import config as config_lib
 from tfprune import distributions as distributions_lib
@@ -38,20 +39,22 @@ def _train_network(config, dataset, run_dir, log, name, seed, unit=None):
     # Layer names as in a fresh process, whatever this one built before (a sweep runs
     # several seeds in one process): checkpoints and TFLite files do not depend on it.
     tf.keras.backend.reset_uids()
+    chosen = precision.resolve(config.train.precision)
     with strategy.scope():
-        model = models.build(config.model.name, dataset.train_images.shape[1:],
-                             dataset.num_classes, dataset.mean, dataset.std, seed=seed)
+        model = precision.with_policy(models.build(
+            config.model.name, dataset.train_images.shape[1:], dataset.num_classes,
+            dataset.mean, dataset.std, seed=seed), chosen.policy)
     log(f"{name}: training {config.model.name} ({models.count_params(model):,} parameters) "
         f"for {config.train.epochs} epochs, seed {seed}, strategy {config.train.strategy} "
-        f"({strategy.num_replicas_in_sync} replicas)")
+        f"({strategy.num_replicas_in_sync} replicas), {chosen.policy} ({chosen.reason})")
     history = train.fit(model, dataset, config, config.train.epochs, seed=seed,
                         callbacks=[tf.keras.callbacks.TensorBoard(
                             workdir.training_logs(output, name))], stage=name,
                         backup_dir=backup_dir)
     saved_path = workdir.checkpoint(output, name)
-    storage.save_model(saved_path, model)
+    storage.save_model(saved_path, precision.with_policy(model, precision.FLOAT32))
     storage.write_json(workdir.record(saved_path), dict(
-        params=models.count_params(model), history=history,
+        params=models.count_params(model), history=history, precision=chosen.as_dict(),
         replicas=strategy.num_replicas_in_sync, train_seconds=time.time() - started))
     train.discard_backup(backup_dir)
     return saved_path

@@ -14,7 +14,7 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 
 from tfprune import data as data_lib
-from tfprune import storage
+from tfprune import precision, storage
 from tfprune import strategy as strategy_lib
 from tfprune import errors
 
@@ -97,7 +97,7 @@ def compile_model(model, train_config, epochs, steps_per_epoch, rescale=True):
         learning_rate=lr_schedule(train_config, epochs, steps_per_epoch, rescale),
         momentum=train_config.momentum, nesterov=train_config.nesterov,
         l2=train_config.weight_decay)
-    model.compile(optimizer=optimizer,
+    model.compile(optimizer=precision.loss_scaled(optimizer, precision.policy_of(model)),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=train_config.jit_compile)
 

@@ -61,8 +61,9 @@ def one_shot_schedule(sparsity):
 def wrap(model, schedule):
     """A model whose Conv2D and Dense layers are wrapped; it shares weights with `model`."""
     def clone(layer):
-        if isinstance(layer, PRUNABLE_LAYERS):
-            return PruneWithAssignedMask(layer, pruning_schedule=schedule)
+        if isinstance(layer, PRUNABLE_LAYERS):  # under the layer's policy: no extra casts
+            return PruneWithAssignedMask(layer, pruning_schedule=schedule,
+                                         dtype=layer.dtype_policy.name)
         return layer
     return tf.keras.models.clone_model(model, clone_function=clone)
 
