@@ -20,6 +20,9 @@ def test_bench_writes_every_figure(tmp_path):
     figures = json.loads(path.read_text())
     assert figures["machine"]["cores"] >= 1 and figures["machine"]["cpu"]
     assert figures["images"] == "random images"
+    assert figures["P7"]["mixed_bfloat16"]["wrapped_over_float32"] > 0
+    assert figures["P7"]["mixed_bfloat16"]["wrapped_over_plain"] > 0
+    assert isinstance(figures["machine"]["bf16_flags"], list)
     for key in ("P1", "P3", "P4"):
         assert figures[key] and all(value > 0 for value in figures[key].values()), key
     assert figures["P3"]["train_gflops"] == pytest.approx(3 * (
@@ -40,6 +43,6 @@ def test_bench_writes_every_figure(tmp_path):
     assert all(rate["images_per_s"] > 0 for rate in training.values())
     assert set(figures["levers"]["tflite_batches"]) == {"batch_1", "batch_16", "batch_64",
                                                         "batch_256"}
-    for line in ("P1 ", "P3 training", "P3 inference", "P4 ", "P5 ", "P5 tile", "lever jit_compile",
+    for line in ("P1 ", "P7 training at mixed_bfloat16", "P3 training", "P3 inference", "P4 ", "P5 ", "P5 tile", "lever jit_compile",
                  "lever TFLite batch_64"):
         assert line in result.stdout
