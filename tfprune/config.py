@@ -56,7 +56,10 @@ def base():
         nesterov=False,
         weight_decay=1e-4,
         warmup_epochs=0,
-        lr_schedule="multistep",  # multistep (lr_milestones) | step (every lr_step_epochs)
+        # multistep (lr_milestones) | step (every lr_step_epochs) | one_cycle (triangular:
+        # up from lr/25 to lr at one_cycle_peak of the epochs, then down to 0; no warm-up)
+        lr_schedule="multistep",
+        one_cycle_peak=0.3,
         lr_milestones=(5, 8),  # epochs of the full training schedule
         lr_step_epochs=30,
         lr_gamma=0.1,
@@ -180,6 +183,8 @@ def _check_range(config, key, low, high=math.inf, *, low_open=False, high_open=F
     value = config
     for part in key.split("."):
         value = value[part]
+    if isinstance(value, float) and not math.isfinite(value):
+        _fail(key, f"{value!r} is not a finite number")
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
     if too_low or too_high:
@@ -273,7 +278,11 @@ def validate(config):
     _check_name("data.augment", config.data.augment, data.AUGMENTATIONS)
     _check_name("data.normalization", config.data.normalization, data.NORMALIZATIONS)
     _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)
-    _check_name("train.lr_schedule", config.train.lr_schedule, ("multistep", "step"))
+    _check_name("train.lr_schedule", config.train.lr_schedule, train.LR_SCHEDULES)
+    _check_range(config, "train.one_cycle_peak", 0, 1, low_open=True, high_open=True)
+    if config.train.lr_schedule == "one_cycle" and config.train.warmup_epochs:
+        _fail("train.warmup_epochs", f"{config.train.warmup_epochs!r}: one_cycle rises from "
+              "lr/25 itself; set train.warmup_epochs=0")
     _check_name("train.strategy", config.train.strategy, strategy.STRATEGIES)
     _check_name("train.precision", config.train.precision, precision.PRECISIONS)
     precision.resolve(config.train.precision)  # mixed_float16 without a GPU: refused now

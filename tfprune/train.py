@@ -19,6 +19,9 @@ from tfprune import strategy as strategy_lib
 from tfprune import errors
 
 
+# train.lr_schedule: multistep (lr_milestones) | step (every lr_step_epochs) | one_cycle
+# (triangular, peak at one_cycle_peak of the epochs)
+LR_SCHEDULES = ("multistep", "step", "one_cycle")
 # prune.retrain_schedule: rescaled (the schedule compressed to the retraining's epochs) |
 # as_training (its epochs kept, as the reference retrains)
 RETRAIN_SCHEDULES = ("rescaled", "as_training")
@@ -48,6 +51,31 @@ class WarmupDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         return dict(base_lr=self.base_lr, warmup_steps=self.warmup_steps,
                     boundaries=self.boundaries, gamma=self.gamma)
+
+
+@tf.keras.utils.register_keras_serializable("tfprune")
+class OneCycle(tf.keras.optimizers.schedules.LearningRateSchedule):
+    """The triangular one-cycle schedule (Smith & Topin 2019): linear from base_lr /
+    START_DIVISOR up to base_lr at `peak_step`, then linear down to 0 at `total_steps`.
+    It converges in few epochs, which a CPU-sized parent needs."""
+    START_DIVISOR = 25.0
+
+    def __init__(self, base_lr, peak_step, total_steps):
+        super().__init__()
+        self.base_lr = float(base_lr)
+        self.peak_step = max(int(peak_step), 1)
+        self.total_steps = max(int(total_steps), self.peak_step + 1)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        start = self.base_lr / self.START_DIVISOR
+        rising = start + (self.base_lr - start) * step / self.peak_step
+        falling = self.base_lr * (self.total_steps - step) / (self.total_steps - self.peak_step)
+        return tf.maximum(tf.where(step < self.peak_step, rising, falling), 0.0)
+
+    def get_config(self):
+        return dict(base_lr=self.base_lr, peak_step=self.peak_step,
+                    total_steps=self.total_steps)
 
 
 @tf.keras.utils.register_keras_serializable("tfprune")
@@ -82,6 +110,9 @@ def lr_schedule(train_config, epochs, steps_per_epoch, rescale=True):
     `train.epochs` to `epochs`; else they keep their epochs (those past `epochs` never
     come), as the reference retrains."""
     scale = epochs / train_config.epochs if train_config.epochs and rescale else 1.0
+    if train_config.lr_schedule == "one_cycle":
+        length = train_config.epochs * scale * steps_per_epoch
+        return OneCycle(train_config.lr, round(train_config.one_cycle_peak * length), round(length))
     if train_config.lr_schedule == "multistep":
         milestones = [m * scale for m in train_config.lr_milestones]
     else:
