@@ -257,7 +257,8 @@ def other_run(tmp_path_factory):
                   "--config.prune.spacing=('geometric(0.5, 0.5, 1)',)",
                   "--config.prune.retrain_epochs=1", "--config.eval.corruptions=()",
                   "--config.eval.noise_images=0", "--config.eval.reference_network=False",
-                  "--config.export.tflite=False", f"--workdir={workdir}")
+                  "--config.export.tflite=False", "--config.eval.stop_at_chance_parent=False",
+                  f"--workdir={workdir}")
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 

@@ -121,6 +121,9 @@ def base():
         noise_eps_max=0.7,
         noise_steps=15,
         reference_network=False,  # also train an unpruned network with another seed
+        # stop when the parent's nominal accuracy is chance level (metrics.chance_ceiling):
+        # its prune potentials would mean nothing. False only for plumbing runs (tests).
+        stop_at_chance_parent=True,
         delta=0.5,  # prune potential: allowed excess error, in percentage points
         # Named groups of distributions ("name=pattern,pattern", fnmatch patterns) whose
         # mean and minimum prune potential results.json reports.

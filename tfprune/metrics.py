@@ -19,6 +19,13 @@ def agreement(predictions, reference_predictions):
     return float(np.mean(np.asarray(predictions) == np.asarray(reference_predictions)))
 
 
+def chance_ceiling(classes, count, sigmas=3.0):
+    """The accuracy (0-1) a network guessing uniformly among `classes` stays below on
+    `count` images but for a `sigmas`-sigma fluke: above it, the network learnt something."""
+    chance = 1.0 / classes
+    return chance + sigmas * np.sqrt(chance * (1.0 - chance) / count)
+
+
 def prune_potential(prune_ratios, errors, parent_error, delta=0.5):
     """Largest tested prune ratio whose error is at most the parent's plus delta points.
 

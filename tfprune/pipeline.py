@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from export import devices
 from export import evaluation as tflite_evaluation
-from tfprune import (cascade, data, evaluate, errors, methods, models, precision, report,
-                     storage, train)
+from tfprune import (cascade, data, evaluate, errors, methods, metrics, models, precision,
+                     report, storage, train)
 from tfprune import workdir
 from tfprune import config as config_lib
 from tfprune import distributions as distributions_lib
@@ -102,6 +102,18 @@ class _Evaluator:
         return dict(outputs=outputs, export=exported)
 
 
+def _refuse_untrained(config, labels, classes, outputs):
+    """A parent at chance level (no training, a diverged one) makes every prune potential
+    meaningless: stop before pruning it."""
+    accuracy = metrics.accuracy(outputs["nominal:pred"], labels)
+    if accuracy <= metrics.chance_ceiling(classes, len(labels)):
+        raise errors.TrainingError(
+            f"parent: nominal accuracy {accuracy:.1%} is chance level for {classes} "
+            f"classes ({len(labels)} test images), so no prune potential "
+            f"would mean anything; train it longer (train.epochs={config.train.epochs}) or "
+            f"with another train.lr (now {config.train.lr}), with --fresh")
+
+
 def _log_scalars(run_dir, method, step, scalars):
     """Per-cycle scalars (accuracy, prune potential so far, sparsity) in TensorBoard,
     beside TF-MOT's pruning summaries, so that a run can be watched as it proceeds."""
@@ -152,6 +164,9 @@ def run(config, run_dir, log=print, only_method=None):
                                  only_method)
     parent = dict(params=_record(parent_path)["params"],
                   **evaluator(workdir.PARENT, parent_path))
+    if config.eval.stop_at_chance_parent:
+        _refuse_untrained(config, distributions["nominal"].labels, dataset.num_classes,
+                          parent["outputs"])
     reference = None
     if config.eval.reference_network:
         reference_path = _train_network(config, dataset, run_dir, log, workdir.REFERENCE,
