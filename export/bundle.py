@@ -9,7 +9,7 @@ import sys
 from absl import app, flags
 
 from export import kit
-from tfprune import cli
+from tfprune import cli, lock
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory of a finished tfprune.run.")
 _OUT = flags.DEFINE_string("out", None, "The kit to write (.tar.gz).")
@@ -21,8 +21,13 @@ flags.mark_flags_as_required(["workdir", "out"])
 
 def main(argv):
     del argv
-    cli.guarded(lambda: kit.build(_WORKDIR.value, _OUT.value, _VARIANTS.value,
-                                  _DISTRIBUTIONS.value))
+
+    def job():
+        # A shared lock: the kit only reads the run, as other readers may meanwhile.
+        with lock.held(_WORKDIR.value, "export.bundle", shared=True, existing=True):
+            kit.build(_WORKDIR.value, _OUT.value, _VARIANTS.value, _DISTRIBUTIONS.value)
+
+    cli.guarded(job)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def gzip_size(content):
 
 
 def export_and_evaluate(network_id, checkpoint, structured, run_dir, settings, representative,
-                        measure, required, parent_id=None, log=print):
+                        measure, required, sources, parent_id=None, log=print):
     """Convert (once), time (once per latency setting) and evaluate (once) each variant of
     `settings.variants` of a checkpoint: {variant: dict(file, size_bytes, gzip_bytes,
     delegate, params, macs, tiled_macs, output_tile, latency, parent_latency, outputs)}.
@@ -48,54 +48,94 @@ def export_and_evaluate(network_id, checkpoint, structured, run_dir, settings, r
     `structured`: whether the network's method removes whole channels (it is shrunk
     first); `settings` is the run's `export` config; `representative` the calibration
     images; `measure(logits_of)` computes the run's outputs (see tfprune.evaluate) from a
-    function that runs the network; `required` are the keys a stored result must hold. A
-    pruned network is timed interleaved with the file of the same variant of `parent_id`
+    function that runs the network; `required` are the keys a stored result must hold,
+    `sources` the digests it is derived from besides the file's (evaluate.cached_outputs).
+    A pruned network is timed interleaved with the file of the same variant of `parent_id`
     (exported before it), whose time is its `parent_latency`: the speed-up is their ratio.
+
+    A file's facts record its digest and its checkpoint's: a file whose facts are missing,
+    or that changed, or was exported from another checkpoint, is exported again.
     """
     model = functools.cache(lambda: variants_lib.deployable(storage.load_model(checkpoint),
                                                             structured))
-    latency_settings = dict(threads=settings.threads, runs=settings.latency_runs,
-                            batch_runs=settings.latency_batch_runs, warmup=settings.latency_warmup,
-                            rounds=litert.LATENCY_ROUNDS, paired_with=parent_id)
+    checkpoint_digest = storage.file_digest(checkpoint)
     exported = {}
     for variant in variants_lib.parse(settings.variants):
         path = workdir.tflite_file(run_dir, network_id, variant)
-        converted = not storage.exists(path)
-        if converted:
-            storage.write_bytes(path, variants_lib.convert(model(), variant, representative))
+        facts_path = workdir.tflite_facts(run_dir, network_id, variant)
+        content, facts = _verified_export(path, facts_path, checkpoint_digest, log)
+        if content is None:
+            content = variants_lib.convert(model(), variant, representative)
+            storage.write_bytes(path, content)
             log(f"{network_id}: exported {os.path.relpath(path, run_dir)}")
-        content = storage.read_bytes(path)  # the interpreter takes bytes: any gfile path
+            facts = dict(tflite_sha256=storage.bytes_digest(content),
+                         checkpoint_sha256=checkpoint_digest)
         interpreter = litert.TFLiteModel(content, threads=settings.threads,
                                          batch_size=settings.batch_size, name=path)
-        facts_path = workdir.tflite_facts(run_dir, network_id, variant)
-        facts = {} if converted else _stored_facts(facts_path)  # a new file: time it anew
+        files = [content] + ([storage.read_bytes(workdir.tflite_file(
+            run_dir, parent_id, variant))] if parent_id else [])
+        latency_settings = dict(
+            threads=settings.threads, runs=settings.latency_runs,
+            batch_runs=settings.latency_batch_runs, warmup=settings.latency_warmup,
+            rounds=litert.LATENCY_ROUNDS, paired_with=parent_id,
+            paired_sha256=storage.bytes_digest(files[1]) if parent_id else None)
         stale_counts = facts.get("output_tile") != settings.output_tile
         stale_latency = facts.get("latency_settings") != latency_settings
         if stale_counts:
             facts.update(_network_facts(model(), settings.output_tile))
         if stale_latency:
-            files = [content] + ([storage.read_bytes(workdir.tflite_file(
-                run_dir, parent_id, variant))] if parent_id else [])
             latencies = measure_latency(files, settings) if settings.latency_runs else [None] * 2
             facts.update(latency_settings=latency_settings, latency=latencies[0],
                          parent_latency=latencies[1] if parent_id else None)
         if stale_counts or stale_latency:
             storage.write_json(facts_path, facts)
-        outputs = evaluate.cached_outputs(workdir.predictions(run_dir, network_id, variant),
-                                          lambda: measure(interpreter.predict_logits), required)
+        outputs = evaluate.cached_outputs(
+            workdir.predictions(run_dir, network_id, variant),
+            lambda: measure(interpreter.predict_logits), required,
+            dict(sources, **{"tflite file": facts["tflite_sha256"]}), log)
         exported[variant] = dict(
             file=os.path.relpath(path, run_dir), size_bytes=len(content),
             gzip_bytes=gzip_size(content), delegate=interpreter.delegate,
-            **{k: v for k, v in facts.items() if k != "latency_settings"}, outputs=outputs)
+            **{k: v for k, v in facts.items() if k not in _PROVENANCE}, outputs=outputs)
     return exported
+
+
+# Facts that say what a file was made from, not what it is; results.json leaves them out.
+_PROVENANCE = ("latency_settings", "tflite_sha256", "checkpoint_sha256")
+
+
+def _verified_export(path, facts_path, checkpoint_digest, log):
+    """(content, facts) of an exported file its facts vouch for: made from the checkpoint
+    of `checkpoint_digest`, unchanged since; (None, {}) when it must be exported (again)."""
+    if not storage.exists(path):
+        return None, {}
+    facts = _stored_facts(facts_path)
+    try:
+        content = storage.read_bytes(path)
+    except OSError as error:
+        problem = f"unreadable: {error}"
+    else:
+        if not facts:
+            problem = f"{os.path.basename(facts_path)} is missing or unreadable"
+        elif facts.get("checkpoint_sha256") is None:
+            problem = f"{os.path.basename(facts_path)} does not say what it was exported from"
+        elif facts["checkpoint_sha256"] != checkpoint_digest:
+            problem = "its checkpoint changed since"
+        elif facts.get("tflite_sha256") != storage.bytes_digest(content):
+            problem = "the file changed since it was measured"
+        else:
+            return content, facts
+    log(f"{path}: exporting it again ({problem})")
+    return None, {}
 
 
 def _stored_facts(path):
     """A file's stored facts, or {} when missing or unreadable (they are measured anew)."""
     try:
-        return storage.read_json(path)
+        facts = storage.read_json(path)
     except (OSError, ValueError):
         return {}
+    return facts if isinstance(facts, dict) else {}
 
 
 def measure_latency(files, settings):

@@ -75,6 +75,9 @@ def _kit_name(out):
 def build(run_dir, out, variants=None, distribution_names=None, log=print):
     """Write the kit of the run in `run_dir` to `out` (atomically; either may be a
     tf.io.gfile path); returns its manifest."""
+    if storage.isdir(out):
+        raise errors.ConfigError(f"--out={out} is a folder; name the kit file to write, e.g. "
+                                 f"--out={os.path.join(out, 'kit.tar.gz')}")
     config = workdir.stored_config(run_dir, config_lib.base())
     fingerprint = devices.run_fingerprint(run_dir)
     files = workdir.tflite_files(run_dir)

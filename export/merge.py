@@ -8,7 +8,7 @@ import sys
 from absl import app, flags
 
 from export import devices
-from tfprune import cli
+from tfprune import cli, lock
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory the kit was built from.")
 flags.mark_flag_as_required("workdir")
@@ -18,7 +18,12 @@ def main(argv):
     if len(argv) < 2:
         cli.fail("name the device results file(s): python -m export.merge --workdir RUN_DIR "
                  "device_results.json")
-    cli.guarded(lambda: devices.merge(_WORKDIR.value, argv[1:]))
+
+    def job():
+        with lock.held(_WORKDIR.value, "export.merge", existing=True):  # it rewrites results.json
+            devices.merge(_WORKDIR.value, argv[1:])
+
+    cli.guarded(job)
 
 
 if __name__ == "__main__":

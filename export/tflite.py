@@ -3,14 +3,16 @@
 Exports and evaluates the networks of a finished run in the given TFLite variants
 (export.variants; default: the run's export.variants) with ai-edge-litert's interpreter;
 `tfprune.run` does the same when `export.tflite` is on. Files and measurements already
-in the workdir are kept; latencies are timed again when their settings change.
+in the workdir are kept; latencies are timed again when their settings change. An
+unfinished run is refused (exporting it would train what it lacks first), and so is a
+workdir another command holds (tfprune.lock).
 """
 import sys
 
 from absl import app, flags, logging
 
 from export import variants
-from tfprune import cli, pipeline
+from tfprune import cli, lock, pipeline
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory of a finished tfprune.run.")
 _VARIANTS = flags.DEFINE_string("variants", None, "Comma-separated TFLite variants, or 'all' "
@@ -30,9 +32,14 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the table
-    cli.guarded(lambda: pipeline.run_stored(
-        _WORKDIR.value, variants=_VARIANTS.value and variants.parse(_VARIANTS.value, "--variants"),
-        threads=_THREADS.value, latency_runs=_LATENCY_RUNS.value, output_tile=_OUTPUT_TILE.value))
+
+    def job():
+        chosen = _VARIANTS.value and variants.parse(_VARIANTS.value, "--variants")
+        with lock.held(_WORKDIR.value, "export.tflite", existing=True):
+            pipeline.run_stored(_WORKDIR.value, variants=chosen, threads=_THREADS.value,
+                                latency_runs=_LATENCY_RUNS.value, output_tile=_OUTPUT_TILE.value)
+
+    cli.guarded(job)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ from tfprune import cli, evaluate, pipeline, storage
 TINY = ["--config", "configs/quickstart.py", "--config.train.epochs=1",
         "--config.data.max_train_examples=256", "--config.prune.ratios=(0.3, 0.6)",
         "--config.prune.retrain_epochs=1", "--config.eval.corruptions=('contrast',)",
-        "--config.eval.noise_images=0", "--config.eval.reference_network=False"]
+        "--config.eval.noise_images=0", "--config.eval.reference_network=False",
+        "--config.eval.stop_at_chance_parent=False"]  # 1 epoch on 256 images: near chance
 CIFAR_RECORD, CIFAR_RECORDS = 3073, 10000
 
 
@@ -229,6 +230,76 @@ def _export_on_empty_folder(ctx):
     return Invocation([f"--workdir={path}"], module="export.tflite")
 
 
+def _config_file(ctx, name, source):
+    path = os.path.join(ctx.new_path("config"), name)
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as stream:
+        stream.write(source)
+    return Invocation(["--config", path, f"--workdir={ctx.finished}"])
+
+
+def _without_read_permission():
+    """In the child: as _without_write_permission, and without CAP_DAC_READ_SEARCH, so that
+    root obeys a file's missing read permission too."""
+    _without_write_permission()
+    if os.geteuid() == 0:
+        pr_capbset_drop, cap_dac_read_search = 24, 2
+        if ctypes.CDLL(None, use_errno=True).prctl(pr_capbset_drop, cap_dac_read_search, 0, 0,
+                                                   0):
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def _unreadable_cifar_file(ctx):
+    invocation = ctx.cifar(**{"test_batch.bin": _records(CIFAR_RECORDS)})
+    invocation.cli, invocation.preexec_fn = True, _without_read_permission
+    folder = invocation.args[-2].split("=", 1)[1]
+    os.chmod(os.path.join(folder, "test_batch.bin"), 0)
+    return invocation
+
+
+def _cifar_file_is_a_folder(ctx):
+    invocation = ctx.cifar(**{"test_batch.bin": None})
+    os.makedirs(os.path.join(invocation.args[-2].split("=", 1)[1], "test_batch.bin"))
+    return invocation
+
+
+def _export_unfinished(ctx):
+    invocation = _rerun_copy(ctx, module="export.tflite")
+    broken = glob.glob(os.path.join(invocation.copy, "checkpoints", "wt", "cycle_02.*"))
+    for path in broken:
+        os.remove(path)
+    invocation.broken = tuple(os.path.relpath(p, invocation.copy) for p in broken)
+    return invocation
+
+
+def _bundle_into_a_folder(ctx):
+    folder = ctx.new_path("kit_folder")
+    os.makedirs(folder)
+    return Invocation([f"--workdir={ctx.finished}", f"--out={folder}"], module="export.bundle")
+
+
+def _locked_copy(ctx, *flags):
+    """The finished run's command on a copy whose lock another process holds."""
+    invocation = _rerun_copy(ctx, cli=True)
+    invocation.args += list(flags)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from tfprune import lock\n"
+         f"with lock.held({invocation.copy!r}, 'a test holder'):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    invocation.broken = tuple(os.path.relpath(p, invocation.copy) for p in glob.glob(
+        os.path.join(invocation.copy, "lock", "holder-*.json")))  # the holder's, removed
+
+    def release():
+        holder.stdin.close()
+        holder.wait(timeout=60)
+        assert not glob.glob(f"{invocation.copy}.old-*")  # --fresh moved nothing
+    invocation.after = release
+    return invocation
+
+
 def _records(count, **kwargs):
     return _cifar_records(count, np.random.default_rng(1), **kwargs)
 
@@ -246,6 +317,18 @@ CASES = [
     ("missing_config_file",
      lambda c: Invocation(["--config", "configs/nope.py", f"--workdir={c.finished}"]),
      "No such file or directory: 'configs/nope.py'"),
+    ("config_file_raises",
+     lambda c: _config_file(c, "raises.py", "def get_config():\n    raise RuntimeError('boom')\n"),
+     "raises.py: RuntimeError: boom (raises.py, line 2); fix the config file"),
+    ("config_file_syntax_error",
+     lambda c: _config_file(c, "syntax.py", "def get_config(:\n    pass\n"),
+     "SyntaxError: invalid syntax ("),
+    ("config_file_returns_a_dict",
+     lambda c: _config_file(c, "dict.py", "def get_config():\n    return dict(seed=0)\n"),
+     "get_config() returned dict, not a ConfigDict; return the config of tfprune.config.base()"),
+    ("config_argument_unknown",
+     lambda c: Invocation(["--config=configs/study.py:resnet21", f"--workdir={c.finished}"]),
+     "error: configs/study.py: unknown network 'resnet21'; allowed: resnet20, resnet56"),
     ("missing_config_flag", lambda c: Invocation([f"--workdir={c.finished}"]),
      "Flag --config must have a value other than None"),
     ("stray_argument", lambda c: Invocation([*TINY, f"--workdir={c.finished}", "now"]),
@@ -293,6 +376,10 @@ CASES = [
     ("cifar_file_with_foreign_labels",
      lambda c: c.cifar(**{"test_batch.bin": _records(CIFAR_RECORDS, label=57)}),
      "test_batch.bin: label 57 is not a CIFAR-10 class"),
+    ("cifar_file_is_a_folder", _cifar_file_is_a_folder,
+     "test_batch.bin: cannot read it (Is a directory); make it a readable file"),
+    ("cifar_file_unreadable", _unreadable_cifar_file,
+     "test_batch.bin: cannot read it (Permission denied); make it a readable file"),
     # A run's stored files.
     ("truncated_cycle_checkpoint",
      lambda c: _rerun_broken(c, "checkpoints/wt/cycle_01.keras", open(os.path.join(
@@ -300,11 +387,6 @@ CASES = [
      "cycle_01.keras cannot be loaded"),
     ("empty_parent_checkpoint", lambda c: _rerun_broken(c, "checkpoints/parent.keras", b""),
      "parent.keras cannot be loaded"),
-    ("corrupt_tflite", lambda c: _rerun_broken(c, "tflite/parent*.tflite", b"\0" * 4096),
-     "not a TFLite model"),
-    ("corrupt_tflite_export_cli",
-     lambda c: _rerun_broken(c, "tflite/parent*.tflite", b"TFL3" * 8, module="export.tflite"),
-     "cannot load it"),
     ("unreadable_config_record", lambda c: _rerun_broken(c, "config.json", b"{not json"),
      "config.json is unreadable"),
     ("workdir_of_another_version",
@@ -320,6 +402,14 @@ CASES = [
     ("export_cli_on_a_folder_without_run", _export_on_empty_folder,
      "config.json is missing; --workdir must be a tfprune.run workdir"),
     ("workdir_is_a_file", _workdir_is_a_file, "is a file; choose a folder"),
+    ("export_cli_on_an_unfinished_run", _export_unfinished,
+     "holds an unfinished run (it lacks wt-02); finish it first with the "
+     "tfprune.run command that started it"),
+    ("bundle_out_is_a_folder", _bundle_into_a_folder,
+     "is a folder; name the kit file to write, e.g. --out="),
+    # A workdir another process holds (tfprune.lock).
+    ("second_run_on_a_locked_workdir", _locked_copy, "is in use by pid "),
+    ("fresh_on_a_locked_workdir", lambda c: _locked_copy(c, "--fresh"), "(a test holder)"),
     # The workdir's disk (subprocesses with fewer rights, or a file size limit).
     ("read_only_workdir", _read_only_finished, f"config.json (Permission denied); {UNWRITABLE}"),
     ("full_disk_on_rerun", _full_disk_on_copy, UNWRITABLE),
@@ -432,7 +522,8 @@ def test_planted_pickles_in_a_workdir_are_never_unpickled(tmp_path):
     assert storage.load_array(cache, (1,), object) is None
     assert storage.load_arrays(predictions, ["nominal:pred"]) is None
     recomputed = evaluate.cached_outputs(
-        predictions, lambda: {"nominal:pred": np.zeros(3, np.int32)}, ["nominal:pred"])
+        predictions, lambda: {"nominal:pred": np.zeros(3, np.int32)}, ["nominal:pred"], {},
+        log=lambda _: None)
     assert recomputed["nominal:pred"].tolist() == [0, 0, 0]
     assert not os.path.exists(marker)
     np.load(cache, allow_pickle=True)  # the control: a pickle-loading reader trips it

@@ -68,8 +68,8 @@ def test_json_arrays_and_keras_models_round_trip_on_ram_paths(tmp_path, monkeypa
         storage.load_model(f"{root}/checkpoints/cut.keras")
 
     # Every write went through a temporary that is gone; nothing landed on the local disk.
-    assert _files(root) == ["cache/contrast-3.npy", "checkpoints/cut.keras",
-                            "checkpoints/parent.keras", "config.json",
+    assert _files(root) == ["cache/contrast-3.npy", "cache/contrast-3.npy.sha256",
+                            "checkpoints/cut.keras", "checkpoints/parent.keras", "config.json",
                             "predictions/parent.keras.npz"]
     assert storage.listdir(root) == ["cache", "checkpoints", "config.json", "predictions"]
     assert storage.isdir(f"{root}/cache") and not storage.isdir(f"{root}/config.json")
@@ -89,6 +89,7 @@ def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch)
     config = config_lib.base()
     config.update_from_flattened_dict({
         "train.epochs": 1, "train.batch_size": 64, "data.max_train_examples": 128,
+        "eval.stop_at_chance_parent": False,
         "prune.ratios": (0.5,), "prune.retrain_epochs": 1, "eval.corruptions": ("contrast",),
         "export.tflite": False, "seeds": (0, 1), "prune.method": "wt"})
     workdir = "ram://sweep/run"
@@ -126,6 +127,7 @@ def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, 
     config = config_lib.base()
     config.update_from_flattened_dict({
         "train.epochs": 1, "train.batch_size": 64, "data.max_train_examples": 128,
+        "eval.stop_at_chance_parent": False,
         "prune.ratios": (0.5,), "prune.retrain_epochs": 1, "prune.method": "ft",
         "eval.corruptions": ("contrast",), "export.variants": ("float32", "int8"),
         "export.latency_runs": 2, "export.latency_batch_runs": 1,

@@ -147,3 +147,23 @@ def test_a_killed_bf16_run_resumes_to_the_uninterrupted_results(tmp_path):
     assert results_differences(*results) == []
     record = json.load(open(os.path.join(workdir, "checkpoints", "wt", "cycle_01.json")))
     assert record["precision"]["policy"] == BF16
+
+
+def test_eval_precision_records_bf16_agreement_with_float32(tmp_path):
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "tfprune.run", "--config", "configs/quickstart.py",
+         "--config.train.epochs=4", "--config.prune.ratios=(0.5,)",
+         "--config.prune.retrain_epochs=1", "--config.eval.corruptions=('contrast',)",
+         "--config.eval.noise_images=0", "--config.export.tflite=False",
+         f"--config.eval.precision={BF16}", f"--workdir={workdir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Keras under {BF16}: top-1 agreement with float32 at least" in result.stdout
+    results = json.loads((workdir / "results.json").read_text())
+    for entry in (results["parent"], *results["methods"]["wt"]["cycles"]):
+        checked = entry["eval_precision"][BF16]
+        assert set(checked["agreement_with_float32"]) == set(entry["accuracy"])
+        assert all(0.9 < a <= 1.0 for a in checked["agreement_with_float32"].values())
+        assert checked["accuracy"].keys() == entry["accuracy"].keys()
+    assert (workdir / "predictions" / f"wt-01.keras-{BF16}.npz").exists()

@@ -8,7 +8,6 @@ import sys
 import types
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from conftest import ROOT
@@ -161,7 +160,7 @@ def test_partial_run_and_stale_figures(tmp_path):
     assert "- **TFLite**: not exported in this run" in text
 
 
-def test_no_methods_no_cache_no_results(tmp_path):
+def test_no_methods_no_cache(tmp_path):
     results = make_results()
     results["methods"] = {}
     workdir = make_workdir(tmp_path / "empty", results)
@@ -173,12 +172,6 @@ def test_no_methods_no_cache_no_results(tmp_path):
     report.write_report(workdir)
     text = check_report(workdir, ("accuracy_groups.png",), absent=("corruption_samples.png",))
     assert "no cached corrupted test set" in text
-
-    workdir = make_workdir(tmp_path / "noresults", None)
-    report.write_report(workdir)
-    assert "does not exist yet" in open(os.path.join(workdir, "report.md")).read()
-    with pytest.raises(FileNotFoundError):
-        report.write_report(str(tmp_path / "missing"))
 
 
 def test_later_features_groups_noise_ece_export(tmp_path):

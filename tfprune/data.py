@@ -84,7 +84,18 @@ def load_digits(data_config, seed):
             "scikit-learn digits (8x8 upsampled to 32x32x3), seeded 25% test split")
 
 
+def _unreadable(path, error):
+    return errors.DataError(f"{path}: cannot read it ({error.strerror or error}); make it a "
+                            "readable file (data.dir holds the official CIFAR-10 binary "
+                            "version), then rerun")
+
+
 def _check_cifar_size(path):
+    try:
+        with open(path, "rb"):  # a folder or a file without read permission fails here
+            pass
+    except OSError as error:
+        raise _unreadable(path, error) from error
     size = os.path.getsize(path)
     if size == 0 or size % _CIFAR_RECORD:
         raise errors.DataError(f"{path}: {size} bytes is not a whole number of CIFAR-10 "
@@ -98,7 +109,10 @@ def _read_cifar_binary(path):
         raise errors.DataError(f"{path}: {size // _CIFAR_RECORD} records; an official CIFAR-10 "
                                f"binary file holds {_CIFAR_RECORDS_PER_FILE}, replace it with an "
                                "intact copy")
-    raw = np.fromfile(path, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
+    except OSError as error:
+        raise _unreadable(path, error) from error
     labels = raw[:, 0].astype(np.int32)
     if labels.max() >= CIFAR10_CLASSES:
         raise errors.DataError(f"{path}: label {labels.max()} is not a CIFAR-10 class; "

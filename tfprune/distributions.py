@@ -67,7 +67,9 @@ def _generated(dataset, corruption, severity, seed, cache_dir, log, photographs=
                               "photos" if frost and photographs else "")
     images = storage.load_array(path, dataset.test_images.shape, np.uint8)
     if images is None:
-        log(f"generating {corruption} severity {severity} (cached at {path})")
+        again = (" again: the cached file is corrupt, incomplete or lacks its digest"
+                 if storage.exists(path) else "")
+        log(f"generating {corruption} severity {severity}{again} (cached at {path})")
         images = corruptions.corrupt(dataset.test_images, corruption, severity, seed,
                                      frost_photographs=photographs)
         storage.save_array(path, images)

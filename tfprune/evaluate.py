@@ -75,10 +75,23 @@ def noise_predictions(logits_of, images, std, eval_config, seed):
     return np.asarray(levels, dtype=np.int16)
 
 
-def cached_outputs(path, compute, required):
-    """The stored outputs at `path` if they hold all `required` keys, else computed and stored."""
+def cached_outputs(path, compute, required, sources, log=print):
+    """The stored outputs at `path` if they hold all `required` keys and were derived from
+    `sources` ({what: digest}, e.g. {"checkpoint": storage.file_digest of it}), else
+    computed and stored with them: a replaced checkpoint or file is never scored by
+    another's outputs."""
     stored = storage.load_arrays(path, required)
-    if stored is None:
-        stored = compute()
-        storage.save_arrays(path, stored)
-    return stored
+    if stored is not None:
+        outputs, recorded = storage.split_sources(stored)
+        if recorded == sources:
+            return outputs
+        changed = sorted(k for k in set(sources) | set(recorded)
+                         if sources.get(k) != recorded.get(k))
+        why = (f"{' and '.join(changed)} changed since it was stored" if recorded else
+               "it does not record what it was derived from")
+        log(f"{path}: computed again ({why})")
+    elif storage.exists(path):
+        log(f"{path}: computed again (unreadable, or written before a metric was added)")
+    outputs = compute()
+    storage.save_arrays(path, outputs, sources)
+    return outputs

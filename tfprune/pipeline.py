@@ -8,6 +8,8 @@ same workdir continues where a crash stopped it.
 import json
 import time
 
+import numpy as np
+
 import tfprune  # noqa: F401
 import tensorflow as tf
 
@@ -64,10 +66,33 @@ class _Evaluator:
     """Evaluates networks (Keras, then TFLite) on the run's distributions and noise,
     caching each network's outputs; every network is compared to the parent's."""
 
-    def __init__(self, config, run_dir, distributions, dataset):
+    def __init__(self, config, run_dir, distributions, dataset, log):
         self.config, self.run_dir, self.distributions = config, run_dir, distributions
+        self.log = log
         self.noise_images, self.std = dataset.test_images, dataset.std
         self.train_images = dataset.train_images
+        self.inputs_digest = self._inputs_digest()
+
+    def _inputs_digest(self):
+        """The digest of what every network is measured on (each distribution, the noisy
+        images' settings): outputs stored for other inputs are computed again."""
+        inputs = {f"{name}:{part}": getattr(d, part) for name, d in self.distributions.items()
+                  for part in ("images", "labels")}
+        if self.config.eval.noise_images:
+            eval_config = self.config.eval
+            inputs.update({"noise:images": self.noise_images[: eval_config.noise_images],
+                           "noise:eps": evaluate.noise_levels(eval_config),
+                           "noise:std": np.asarray(self.std, np.float64),
+                           "noise:draws_seed": np.array([eval_config.noise_draws,
+                                                         eval_config.corruption_seed])})
+        return storage.arrays_digest(inputs)
+
+    def _sources(self, parent):
+        """What a network's outputs are derived from besides its own file."""
+        sources = {"test inputs": self.inputs_digest}
+        if parent is not None:
+            sources["parent outputs"] = storage.arrays_digest(parent)
+        return sources
 
     def _measure(self, logits_of, parent):
         result = evaluate.outputs(logits_of, self.distributions, reference=parent)
@@ -79,9 +104,10 @@ class _Evaluator:
 
     def __call__(self, network_id, checkpoint, parent=None, tflite=True, method=None):
         """`parent`: the parent's Keras outputs (None when evaluating the parent itself);
-        `method`: the pruning method of the network (None for unpruned ones)."""
-        def keras_outputs():
-            model = storage.load_model(checkpoint)
+        `method`: the pruning method of the network (None for unpruned ones). The Keras
+        outputs are float32's; eval.precision adds the same network's under that policy."""
+        def keras_outputs(policy=precision.FLOAT32):
+            model = precision.with_policy(storage.load_model(checkpoint), policy)
             batch_size = self.config.eval.batch_size
             return self._measure(lambda x: evaluate.predict_logits(model, x, batch_size), parent)
 
@@ -89,8 +115,16 @@ class _Evaluator:
             return evaluate.required_keys(self.distributions, versus_parent,
                                           self.config.eval.noise_images)
 
-        outputs = evaluate.cached_outputs(workdir.predictions(self.run_dir, network_id),
-                                          keras_outputs, required(parent is not None))
+        sources = dict(self._sources(parent), checkpoint=storage.file_digest(checkpoint))
+        outputs = evaluate.cached_outputs(
+            workdir.predictions(self.run_dir, network_id), keras_outputs,
+            required(parent is not None), sources, self.log)
+        policy = self.config.eval.precision
+        by_policy = {}
+        if policy != precision.FLOAT32:
+            by_policy[policy] = evaluate.cached_outputs(
+                workdir.predictions(self.run_dir, network_id, policy=policy),
+                lambda: keras_outputs(policy), required(parent is not None), sources, self.log)
         exported = {}
         if tflite and self.config.export.tflite:
             exported = tflite_evaluation.export_and_evaluate(
@@ -98,8 +132,9 @@ class _Evaluator:
                 self.run_dir, self.config.export,
                 tflite_evaluation.representative_images(self.train_images, self.config.seed),
                 lambda logits_of: self._measure(logits_of, parent or outputs), required(True),
-                parent_id=None if parent is None else workdir.PARENT)
-        return dict(outputs=outputs, export=exported)
+                self._sources(parent or outputs),
+                parent_id=None if parent is None else workdir.PARENT, log=self.log)
+        return dict(outputs=outputs, export=exported, eval_precision=by_policy)
 
 
 def _refuse_untrained(config, labels, classes, outputs):
@@ -134,7 +169,18 @@ def _log_samples(run_dir, distributions):
 
 
 def _record(path):
-    return storage.read_json(workdir.record(path))
+    """A finished stage's record; an unreadable one is refused in one line (the stage is
+    redone: its checkpoint is not trusted without it)."""
+    record_path = workdir.record(path)
+    try:
+        record = storage.read_json(record_path)
+        problem = None if isinstance(record, dict) else "not a JSON object"
+    except (OSError, ValueError) as error:
+        problem = storage.reason(error)
+    if problem:
+        raise errors.WorkdirError(f"{record_path} is unreadable ({problem}); delete it and "
+                                  f"{path} to redo that stage, then rerun the same command")
+    return record
 
 
 def run(config, run_dir, log=print, only_method=None):
@@ -151,15 +197,17 @@ def run(config, run_dir, log=print, only_method=None):
     if not strategy_lib.is_chief():
         workdir.check(config, run_dir, config_lib.base())
         return _train_as_worker(config, run_dir, log, only_method)
-    workdir.prepare(config, run_dir, config_lib.base())
+    workdir.check(config, run_dir, config_lib.base())
     started = time.time()
     dataset = data.load(config.data, config.seed)
     log(f"data: {dataset.source}; train {len(dataset.train_labels)}, "
         f"validation {len(dataset.val_labels)}, test {len(dataset.test_labels)}")
     distributions, unavailable = distributions_lib.build(
         dataset, config.eval, config.data, workdir.cache_dir(run_dir, config.eval.cache_dir), log)
+    # Recorded once its inputs are ready: a data.dir typo leaves no run to move aside.
+    workdir.prepare(config, run_dir, config_lib.base())
     _log_samples(run_dir, distributions)
-    evaluator = _Evaluator(config, run_dir, distributions, dataset)
+    evaluator = _Evaluator(config, run_dir, distributions, dataset, log)
     parent_path = _train_network(config, dataset, run_dir, log, workdir.PARENT, config.seed,
                                  only_method)
     parent = dict(params=_record(parent_path)["params"],
@@ -193,7 +241,8 @@ def run(config, run_dir, log=print, only_method=None):
     header = dict(config=json.loads(config.to_json()), dataset=dataset.summary(),
                   distributions={name: dict(source=d.source, size=len(d.labels))
                                  for name, d in distributions.items()},
-                  unavailable=unavailable)
+                  unavailable=unavailable,
+                  precision=_record(parent_path).get("precision"))  # train.precision's choice
     noise = None
     if config.eval.noise_images:
         noise = dict(eps=[float(e) for e in evaluate.noise_levels(config.eval)],
@@ -235,11 +284,32 @@ def _train_as_worker(config, run_dir, log, only_method):
             pass
 
 
+def _unfinished(config, run_dir):
+    """What a run lacks to be finished: the networks of its config without a checkpoint
+    and record, and results.json."""
+    cycles = len(config_lib.target_ratios(config.prune))
+    networks = [workdir.PARENT] + [workdir.REFERENCE] * bool(config.eval.reference_network)
+    networks += [workdir.cycle_id(method, index) for method in config_lib.methods_of(config.prune)
+                 for index in range(1, cycles + 1)]
+    missing = [network for network in networks if not all(
+        storage.exists(path) for path in (workdir.checkpoint(run_dir, network),
+                                          workdir.record(workdir.checkpoint(run_dir, network))))]
+    return missing + ["results.json"] * (not storage.exists(workdir.results(run_dir)))
+
+
 def run_stored(run_dir, variants=None, **export_keys):
-    """Continue the run stored in `run_dir`, with TFLite export on (in `variants`, when
-    given, else in the run's export.variants), and the given `export` keys (None: the
-    run's)."""
+    """Continue the finished run stored in `run_dir`, with TFLite export on (in `variants`,
+    when given, else in the run's export.variants), and the given `export` keys (None: the
+    run's). An unfinished run is refused: exporting would first train what it lacks."""
     config = workdir.stored_config(run_dir, config_lib.base())
+    missing = [] if config.seeds else _unfinished(config, run_dir)
+    if missing:
+        raise errors.WorkdirError(
+            f"{run_dir} holds an unfinished run (it lacks {', '.join(missing[:3])}"
+            f"{f' and {len(missing) - 3} more' if len(missing) > 3 else ''}); finish it first "
+            "with the tfprune.run command that started it (the same --config and "
+            f"--workdir={run_dir}; a sharded sweep: every --shard, then --merge), then rerun "
+            "this command")
     config.export.tflite = True
     if variants:
         config.export.variants = tuple(variants)

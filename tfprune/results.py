@@ -6,10 +6,11 @@ mapping from distribution name to value:
   config, dataset, delta, distributions: {name: {source, size}},
   unavailable: {name: reason}, groups: {group: [dist]},
   excess_error_groups: {train, test} (the groups the per-network excess error compares),
-  parent: {params, accuracy, ece, nll: {dist}, export, noise: {eps, accuracy}},
+  parent: {params, accuracy, ece, nll: {dist}, export, noise: {eps, accuracy},
+    derived_from},
   reference (a separately trained unpruned network, when configured): {accuracy, ece, nll,
     agreement_with_parent, softmax_l2_to_parent, softmax_linf_to_parent: {dist},
-    noise: {eps, accuracy, agreement}},
+    noise: {eps, accuracy, agreement}, derived_from},
   methods: {name: {
     structured, needs_data, colour, knobs: {knob: value} (the method's declaration,
       tfprune.methods),
@@ -21,7 +22,7 @@ mapping from distribution name to value:
                 over the train group, minus the parent's same difference; null without
                 both groups),
               excess_error_by_distribution: {dist} (the shift from nominal to dist),
-              export}],
+              export, derived_from}],
     prune_potential: {dist},
     export (per variant exported for the parent and every cycle): {variant: {
       prune_potential: {dist} (of the exported files, against the exported parent),
@@ -48,7 +49,10 @@ mapping from distribution name to value:
      softmax_linf_to_parent: {dist} (the output metrics: tfprune.metrics.OUTPUT_METRICS),
      and for cycles: speedup_vs_parent (or null): {batch_1, batch_64} (parent_latency's
      median over the cycle's), flop_reduction (the parent's macs over
-     the cycle's), tiled_flop_reduction (the same with tiled_macs)},
+     the cycle's), tiled_flop_reduction (the same with tiled_macs), derived_from},
+    derived_from (every network and file entry) = {predictions file (relative to the
+      workdir): SHA-256 of its outputs (storage.arrays_digest, write times aside)}: the
+      file the entry was computed from; results.stale_inputs lists those that changed.
   export (top level; null when nothing was exported) = {variants: [variant],
     conclusion_holds: {variant: bool (for every method)}}.
   devices (once export.merge brought results of a kit back) = {device name: {
@@ -68,7 +72,7 @@ import fnmatch
 
 import numpy as np
 
-from tfprune import metrics
+from tfprune import metrics, storage, workdir
 
 SCHEMA_VERSION = 2
 # The clean test set's name among the distributions, the yardstick of every other.
@@ -132,7 +136,44 @@ def _noise(outputs, parent_outputs, noise):
     return result
 
 
-def _export_entries(exported, keras_outputs, distributions):
+def _derived_from(network_id, outputs, variant=None):
+    """{predictions file (relative to the workdir): storage.arrays_digest of its outputs}:
+    what a results entry was computed from."""
+    return {workdir.predictions("", network_id, variant): storage.arrays_digest(outputs)}
+
+
+def _eval_precision(by_policy, outputs, distributions):
+    """{policy: accuracy and top-1 agreement with float32 per distribution} of a network
+    evaluated under other Keras policies too (eval.precision)."""
+    return {policy: dict(accuracy=accuracies(other, distributions),
+                         agreement_with_float32={
+                             d: metrics.agreement(other[f"{d}:pred"], outputs[f"{d}:pred"])
+                             for d in distributions})
+            for policy, other in by_policy.items()}
+
+
+def stale_inputs(run_dir, results):
+    """The predictions files of `results`' derived_from records (anywhere in the tree) that
+    are missing or hold other outputs now, each as "<file> (<why>)"."""
+    found = []
+    if isinstance(results, list):
+        return [stale for item in results for stale in stale_inputs(run_dir, item)]
+    if not isinstance(results, dict):
+        return found
+    for key, value in results.items():
+        if key != "derived_from":
+            found += stale_inputs(run_dir, value)
+            continue
+        for name, digest in value.items():
+            stored = storage.load_arrays(f"{run_dir}/{name}", ())
+            if stored is None:
+                found.append(f"{name} (missing or unreadable)")
+            elif storage.arrays_digest(storage.split_sources(stored)[0]) != digest:
+                found.append(f"{name} (changed since results.json was built)")
+    return found
+
+
+def _export_entries(exported, keras_outputs, distributions, network_id):
     """{variant: file entry}: each exported file's facts, and how its outputs compare to
     the Keras network's."""
     entries = {}
@@ -140,6 +181,7 @@ def _export_entries(exported, keras_outputs, distributions):
         outputs = file["outputs"]
         entries[variant] = dict(
             {k: v for k, v in file.items() if k != "outputs"}, **_measures(outputs, distributions),
+            derived_from=_derived_from(network_id, outputs, variant),
             agreement_with_keras={d: metrics.agreement(outputs[f"{d}:pred"],
                                                        keras_outputs[f"{d}:pred"])
                                   for d in distributions},
@@ -218,10 +260,15 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
     train_group, test_group = (groups.get(name, []) for name in excess_error_groups)
     parent_error = {d: 1 - a for d, a in parent_accuracy.items()}
     noise_accuracy = {}  # per method, per cycle: (eps, draws)
-    parent_export = _export_entries(parent["export"], parent_outputs, distributions)
+    parent_export = _export_entries(parent["export"], parent_outputs, distributions,
+                                    workdir.PARENT)
     results = dict(header, schema_version=SCHEMA_VERSION, delta=delta, groups=groups,
                    excess_error_groups=dict(zip(("train", "test"), excess_error_groups)),
-                   parent=dict(params=parent["params"], **parent_measures, export=parent_export),
+                   parent=dict(params=parent["params"], **parent_measures, export=parent_export,
+                               derived_from=_derived_from(workdir.PARENT, parent_outputs),
+                               eval_precision=_eval_precision(
+                                   parent.get("eval_precision", {}), parent_outputs,
+                                   distributions)),
                    methods={method: dict(declaration, cycles=[])
                             for method, declaration in declarations.items()})
     if noise:
@@ -229,7 +276,9 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
     if reference:
         results["reference"] = dict(**_measures(reference["outputs"], distributions),
                                     **_comparison(reference["outputs"], parent_outputs,
-                                                  distributions))
+                                                  distributions),
+                                    derived_from=_derived_from(workdir.REFERENCE,
+                                                               reference["outputs"]))
         if noise:
             results["reference"]["noise"] = _noise(reference["outputs"], parent_outputs, noise)
     for network in networks:
@@ -237,7 +286,8 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
         measures = _measures(outputs, distributions)
         error = {d: 1 - a for d, a in measures["accuracy"].items()}
         record = {k: v for k, v in network["record"].items() if k != "history"}
-        exported = _export_entries(network["export"], outputs, distributions)
+        network_id = workdir.cycle_id(network["method"], record["index"])
+        exported = _export_entries(network["export"], outputs, distributions, network_id)
         for variant, entry in exported.items():
             if variant in parent_export:
                 entry.update(_versus_parent(entry, parent_export[variant]))
@@ -248,7 +298,9 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
             excess_error_by_distribution={
                 d: metrics.excess_error(error[d], error[NOMINAL], parent_error[d],
                                         parent_error[NOMINAL]) for d in distributions},
-            export=exported)
+            export=exported, derived_from=_derived_from(network_id, outputs),
+            eval_precision=_eval_precision(network.get("eval_precision", {}), outputs,
+                                           distributions))
         if noise:
             record["noise"] = _noise(outputs, parent_outputs, noise)
             noise_accuracy.setdefault(network["method"], []).append(
@@ -322,9 +374,30 @@ def table(results):
         for group, potential in summary["group_prune_potential"].items():
             lines.append(f"  group {group}: PP mean {potential['mean']:.1%}, "
                          f"min {potential['min']:.1%}")
+    lines += _precision_lines(results)
     if results.get("export"):
         lines += _export_tables(results)
     return "\n".join(lines)
+
+
+def _precision_lines(results):
+    """eval.precision's check: the lowest top-1 agreement with float32 over every network
+    and distribution, and the largest accuracy change, per policy."""
+    networks = [("parent", results["parent"])] + [
+        (f"{m} {c['prune_ratio']:.0%}", c) for m, s in results["methods"].items()
+        for c in s["cycles"]]
+    lines = []
+    for policy in results["parent"].get("eval_precision", {}):
+        lowest = min((entry["eval_precision"][policy]["agreement_with_float32"][d], name, d)
+                     for name, entry in networks if policy in entry.get("eval_precision", {})
+                     for d in entry["accuracy"])
+        change = max(abs(entry["eval_precision"][policy]["accuracy"][d] - entry["accuracy"][d])
+                     for _, entry in networks if policy in entry.get("eval_precision", {})
+                     for d in entry["accuracy"])
+        lines.append(f"\nKeras under {policy}: top-1 agreement with float32 at least "
+                     f"{lowest[0]:.2%} ({lowest[1]}, {lowest[2]}); accuracy moves at most "
+                     f"{100 * change:.2f} points (the tables are float32)")
+    return lines
 
 
 def aligned(rows):

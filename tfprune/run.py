@@ -5,13 +5,15 @@ Runs the sweep of the config (its seeds times its methods; one seed: an ordinary
 or the i-th of n shards of it, or merges the finished shards (see tfprune.sweep)."""
 import os
 import re
+import traceback
 
 import tfprune  # noqa: F401
 
+import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from tfprune import cli, storage, sweep
+from tfprune import cli, lock, sweep
 from tfprune import config as config_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Python config file (configs/*.py).",
@@ -32,19 +34,78 @@ def _one_line(error):
         error = error.args[0]  # ml_collections wraps a KeyError in an AttributeError
     text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
     text = re.sub(r' Other fields present: ".*?"\n', " ", text, flags=re.S)
+    text = text.split("\n\nTraceback (most recent call last)")[0]
     return " ".join(text.split())
+
+
+def _config_argument(argv):
+    """The --config value (a file, maybe with ':arguments') as given in `argv`."""
+    for position, argument in enumerate(argv):
+        if argument.startswith("--config="):
+            return argument[len("--config="):]
+        if argument == "--config" and position + 1 < len(argv):
+            return argv[position + 1]
+    return None
+
+
+def _is_file(filename, config_path):
+    return bool(filename) and os.path.exists(filename) and os.path.samefile(filename, config_path)
+
+
+def _config_file_lines(error, config_path):
+    """The lines of the config file that `error`'s traceback (or, for a SyntaxError, its
+    position) passes through, innermost last."""
+    if not config_path or not os.path.exists(config_path):
+        return []
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+             if _is_file(frame.filename, config_path)]
+    if isinstance(error, SyntaxError) and _is_file(error.filename, config_path):
+        lines.append(error.lineno)
+    return lines
+
+
+def config_failure(error, argv):
+    """The one line for an error raised while the flags and the config file were read:
+    absl's and ml_collections' wrappers (with a traceback flattened into the message)
+    peeled off down to what the config file raised, named with its line."""
+    argument = _config_argument(argv)
+    config_path = argument and argument.split(":", 1)[0]
+    chain = [error]
+    while chain[-1].__cause__ or chain[-1].__context__:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    raised = [e for e in chain if _config_file_lines(e, config_path)]
+    if not raised and argument and "--config must have a value other than None" in str(error):
+        return f"--config={argument}: get_config() returned None; end it with `return config`"
+    if not raised:
+        return _one_line(error)
+    cause = raised[-1]
+    text = cause.msg if isinstance(cause, SyntaxError) else _one_line(cause)
+    if isinstance(cause, ValueError) and _is_file(
+            traceback.extract_tb(cause.__traceback__)[-1].filename, config_path):
+        return text  # the file refuses its argument itself: its message names the fix
+    return (f"--config={argument}: {type(cause).__name__}: {text} "
+            f"({os.path.basename(config_path)}, line {_config_file_lines(cause, config_path)[-1]})"
+            "; fix the config file")
 
 
 def parse_flags(argv):
     """absl's flag parsing, failing in one line with exit 2 (absl adds a usage hint, and a
-    config file that cannot be loaded would end in a traceback)."""
+    config file that raises, does not parse or returns no ConfigDict would end in a
+    traceback or a flattened one)."""
     refuse_unknown_overrides(argv)
     try:
         remaining = flags.FLAGS(argv)
-        _CONFIG.value.keys()  # a config file that could not be read fails here
+        loaded = _CONFIG.value
+        if not isinstance(loaded, ml_collections.ConfigDict):
+            getattr(loaded, "keys", None)  # a config file that could not be read raises here
+            cli.fail(f"--config={_config_argument(argv)}: get_config() returned "
+                     f"{type(loaded).__name__}, not a ConfigDict; return the config of "
+                     "tfprune.config.base() with your changes, as configs/quickstart.py does")
         return remaining
-    except (flags.Error, OSError, AttributeError, KeyError, TypeError, ValueError) as error:
-        cli.fail(_one_line(error))
+    except KeyboardInterrupt:
+        cli.interrupted()
+    except Exception as error:  # noqa: BLE001 (a config file may raise anything)
+        cli.fail(config_failure(error, argv))
 
 
 def main(argv):
@@ -62,16 +123,21 @@ def main(argv):
 
     def job():
         config = _CONFIG.value
+        config_lib.validate(config)  # a config that cannot run writes nothing, not even a lock
         if _MERGE.value:
-            sweep.merge(config, workdir)
+            with lock.held(workdir, "tfprune.run --merge"):
+                sweep.merge(config, workdir)
             return
         shard = None if _SHARD.value is None else sweep.parse_shard(_SHARD.value)
         if _FRESH.value:
-            config_lib.validate(config)  # a config that cannot run moves nothing aside
-            moved = storage.move_aside(workdir)
+            moved = lock.move_aside(workdir, "tfprune.run --fresh")
             if moved:
                 print(f"--fresh: moved the old {workdir} to {moved}")
-        sweep.run(config, workdir, shard)
+        # The shards of a sweep, and the workers of one multi_worker run, share the workdir.
+        shared = shard is not None or config.train.strategy == "multi_worker"
+        program = "tfprune.run" + (f" --shard={_SHARD.value}" if shard else "")
+        with lock.held(workdir, program, shared=shared):
+            sweep.run(config, workdir, shard)
 
     cli.guarded(job)
 

@@ -5,6 +5,8 @@ A path with a scheme (gs://, ram://, any tf.io.gfile file system) goes through
 tf.io.gfile, imported only then (tfprune.report runs without TensorFlow); a local path
 through the os module as before.
 """
+import functools
+import hashlib
 import io
 import json
 import os
@@ -27,6 +29,38 @@ _STORAGE_FAILURES = ("No space left on device", "File too large", "Disk quota ex
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# The sidecar of a saved array: PATH.sha256 holds arrays_digest of the array.
+DIGEST_SUFFIX = ".sha256"
+
+
+def _process_umask():
+    """The umask, read without changing it where the OS shows it (Linux): os.umask reads
+    it only by setting it, which races with threads creating files."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _umask_by_setting()
+
+
+@functools.cache
+def _umask_by_setting():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _follow_umask(target):
+    """Give a file made by mkstemp (mode 0600) the mode open() would have given it; `target`
+    is a file descriptor or a path."""
+    mode = 0o666 & ~_process_umask()
+    if isinstance(target, int):
+        os.fchmod(target, mode)
+    else:
+        os.chmod(target, mode)
 
 
 def is_local(path):
@@ -42,13 +76,14 @@ def _tf():
     return tf
 
 
-def _reason(error):
+def reason(error):
+    """The first line of what an OS, JSON or TensorFlow error says."""
     text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
     return (text.strip().splitlines() or [type(error).__name__])[0]
 
 
 def _unwritable(path, error):
-    return errors.WorkdirError(f"cannot write {path} ({_reason(error)}); {_FIX}")
+    return errors.WorkdirError(f"cannot write {path} ({reason(error)}); {_FIX}")
 
 
 def exists(path):
@@ -96,7 +131,7 @@ def read_bytes(path):
         with tf.io.gfile.GFile(path, "rb") as stream:
             return stream.read()
     except tf.errors.OpError as error:
-        raise OSError(f"{path}: {_reason(error)}") from error
+        raise OSError(f"{path}: {reason(error)}") from error
 
 
 def read_json(path):
@@ -123,6 +158,7 @@ def _atomic(path, write):
     except OSError as error:
         raise _unwritable(path, error) from error
     try:
+        _follow_umask(handle)
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             stream.flush()
@@ -174,6 +210,7 @@ def publish(local_file, path):
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         shutil.move(local_file, path + ".partial")
+        _follow_umask(path + ".partial")
         os.replace(path + ".partial", path)
     except OSError as error:
         raise _unwritable(path, error) from error
@@ -188,19 +225,53 @@ def write_bytes(path, payload):
     _atomic(path, lambda s: s.write(payload))
 
 
+def bytes_digest(content):
+    """The SHA-256 (hex) of `content`: what a derived file records of its source."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def file_digest(path):
+    """bytes_digest of a file's content, read in blocks."""
+    if not is_local(path):
+        return bytes_digest(read_bytes(path))
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def arrays_digest(arrays):
+    """The SHA-256 (hex) of named arrays' names, dtypes, shapes and values: equal for equal
+    content however the file holding it was written (an .npz records its write time)."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.reshape(-1).view(np.uint8) if array.size else b"")
+    return digest.hexdigest()
+
+
 def save_array(path, array):
+    """An array as .npy, with its digest in PATH.sha256 (written second: an array without
+    one is made again)."""
     _atomic(path, lambda s: np.save(s, array, allow_pickle=False))
+    write_bytes(path + DIGEST_SUFFIX, arrays_digest(dict(array=array)).encode())
 
 
 def load_array(path, shape, dtype):
-    """The cached array, or None when it is missing or not what is expected."""
+    """The cached array, or None when it is missing, not what is expected, or its content
+    does not match the digest saved with it (corrupt bytes after an intact header)."""
     if not exists(path):
         return None
     try:
         array = np.load(_readable(path), allow_pickle=False)
-    except (OSError, ValueError):
+        recorded = read_bytes(path + DIGEST_SUFFIX).decode("ascii", "replace").strip()
+    except (OSError, ValueError, EOFError):
         return None
-    return array if array.shape == tuple(shape) and array.dtype == dtype else None
+    if array.shape != tuple(shape) or array.dtype != dtype:
+        return None
+    return array if arrays_digest(dict(array=array)) == recorded else None
 
 
 def open_array(path):
@@ -308,15 +379,29 @@ def _copy_then_remove(path, target):
         for original in moved:
             gfile.remove(original)
     except _tf().errors.OpError as error:
-        raise errors.WorkdirError(f"cannot move {path} aside to {target} ({_reason(error)}); "
+        raise errors.WorkdirError(f"cannot move {path} aside to {target} ({reason(error)}); "
                                   "no file is lost (each is in one or both): finish the move "
                                   "with the storage's own tools (e.g. gsutil mv), or use a new "
                                   "--workdir") from error
 
 
-def save_arrays(path, arrays):
-    """A dict of named arrays as one .npz, atomically."""
-    _atomic(path, lambda s: np.savez(s, **arrays))
+# Names in an .npz of derived arrays that record a digest of what they were derived from.
+SOURCE_PREFIX = "derived_from:"
+
+
+def save_arrays(path, arrays, sources=None):
+    """A dict of named arrays as one .npz, atomically, with the digests of their `sources`
+    ({what: digest}) as SOURCE_PREFIX<what> strings."""
+    recorded = {SOURCE_PREFIX + what: np.array(digest) for what, digest in
+                (sources or {}).items()}
+    _atomic(path, lambda s: np.savez(s, **arrays, **recorded))
+
+
+def split_sources(stored):
+    """(arrays, {what: digest}) of what load_arrays read from a file save_arrays wrote."""
+    arrays = {k: v for k, v in stored.items() if not k.startswith(SOURCE_PREFIX)}
+    return arrays, {k[len(SOURCE_PREFIX):]: str(v) for k, v in stored.items()
+                    if k.startswith(SOURCE_PREFIX)}
 
 
 def load_arrays(path, required):
@@ -328,5 +413,5 @@ def load_arrays(path, required):
             if not set(required) <= set(stored.files):
                 return None
             return {name: stored[name] for name in stored.files}
-    except (OSError, ValueError, EOFError):
-        return None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None  # truncated or corrupt: each member's CRC-32 is checked as it is read

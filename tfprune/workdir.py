@@ -7,13 +7,14 @@
       backup/<stage>/                  a training stage's BackupAndRestore (removed when done)
       predictions/<network>.keras.npz, predictions/<network>.tflite-<variant>.npz
       tflite/<network>.<variant>.tflite (.json: its measured facts)
-      cache/<data>-<fingerprint>-<corruption>-<severity>-seed<seed>.npy
+      cache/<data>-<fingerprint>-<corruption>-<severity>-seed<seed>.npy (.npy.sha256: digest)
       tensorboard/                     training curves, pruning summaries, per-cycle scalars
       results.json, results-<method>.json (a sweep unit's part)
       report.md, report/<figure>.png
       devices/<device>.json            results brought back from a device kit
       seed-<s>/                        one seed's ordinary workdir (a sweep of several seeds)
       shards/shard-<i>-of-<n>.json     the units each shard of a sweep took
+      lock/workdir.lock, lock/holder-<host>-<pid>.json   the workdir lock and its holders
 
 Network ids name the networks of a run: "parent", "reference", and "<method>-NN" for
 cycle NN of a method. Other modules build no workdir path themselves.
@@ -90,9 +91,10 @@ def training_logs(workdir, network_id):
 # ---------------------------------------------------------------------------
 # Evaluation outputs and exported files.
 
-def predictions(workdir, network_id, variant=None):
-    """A network's stored outputs: of its Keras model, or of its TFLite file `variant`."""
-    kind = "keras" if variant is None else f"tflite-{variant}"
+def predictions(workdir, network_id, variant=None, policy=None):
+    """A network's stored outputs: of its Keras model (in float32, or under the Keras
+    precision `policy`: eval.precision), or of its TFLite file `variant`."""
+    kind = f"tflite-{variant}" if variant else "keras" + (f"-{policy}" if policy else "")
     return os.path.join(workdir, "predictions", f"{network_id}.{kind}.npz")
 
 
@@ -111,7 +113,7 @@ def tflite_files(workdir):
     folder = os.path.join(workdir, "tflite")
     for name in storage.listdir(folder):
         network, _, variant = name.removesuffix(".tflite").partition(".")
-        if name.endswith(".tflite") and variant:
+        if name.endswith(".tflite") and variant and network:  # not a killed write's .tmp-*
             found[(network, variant)] = os.path.join(folder, name)
     return dict(sorted(found.items(), key=lambda item: (item[0][0] != PARENT, item[0])))
 
@@ -176,6 +178,24 @@ def shard_record(workdir, index, count):
     return os.path.join(shards_dir(workdir), f"shard-{index}-of-{count}.json")
 
 
+def lock_file(workdir):
+    """The file a run flocks for its whole life (tfprune.lock); it stays, empty."""
+    return os.path.join(workdir, "lock", "workdir.lock")
+
+
+def lock_holder(workdir, host, pid):
+    """The record (pid, host, since, command) of a process that holds the workdir lock."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", host) or "host"
+    return os.path.join(workdir, "lock", f"holder-{safe}-{pid}.json")
+
+
+def lock_holders(workdir):
+    """The holder records in the workdir's lock folder."""
+    folder = os.path.dirname(lock_file(workdir))
+    return [os.path.join(folder, name) for name in storage.listdir(folder)
+            if name.startswith("holder-") and name.endswith(".json")]
+
+
 # ---------------------------------------------------------------------------
 # The stored config.
 
@@ -217,8 +237,7 @@ def check(config, workdir, schema):
     lacks, being older than the key, counts as the key's default in `schema`, the
     config schema); returns the config as JSON."""
     current = json.loads(config.to_json())
-    if storage.exists(workdir) and not storage.isdir(workdir):
-        raise errors.ConfigError(f"--workdir={workdir} is a file; choose a folder")
+    require_folder(workdir)
     if storage.exists(_config_path(workdir)):
         stored = dict(_flatten(json.loads(schema.to_json())), **_flatten(_stored_record(workdir)))
         changed = sorted(k for k, v in _flatten(current).items()
@@ -237,11 +256,22 @@ def prepare(config, workdir, schema):
                        dict(check(config, workdir, schema), format_version=FORMAT))
 
 
-def stored_config(workdir, schema):
-    """The config a workdir's run was started with: `schema` (a fresh config schema)
-    updated from its config.json."""
+def require_folder(workdir):
+    """Refuse a workdir path that names a file."""
+    if storage.exists(workdir) and not storage.isdir(workdir):
+        raise errors.ConfigError(f"--workdir={workdir} is a file; choose a folder")
+
+
+def require_run(workdir):
+    """Refuse a folder that holds no run (its config.json is missing)."""
     if not storage.exists(_config_path(workdir)):
         raise errors.ConfigError(f"{_config_path(workdir)} is missing; --workdir must be a "
                                  "tfprune.run workdir")
+
+
+def stored_config(workdir, schema):
+    """The config a workdir's run was started with: `schema` (a fresh config schema)
+    updated from its config.json."""
+    require_run(workdir)
     schema.update_from_flattened_dict(_flatten(_stored_record(workdir)))
     return schema

@@ -3,12 +3,15 @@
 Writes RUN_DIR/report.md and its figures; prints the path of report.md. `--compare`
 overlays other runs: repeat the flag, or list the run directories after it. The flags
 live here alone, so that importing tfprune.report (as the pipeline does) defines none.
+
+A user error ends in its one line and exit code 2, Ctrl-C in one line and 130, as
+tfprune.cli does for the other commands (which imports TensorFlow; this one must not).
 """
 import sys
 
 from absl import app, flags
 
-from tfprune import report
+from tfprune import errors, report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory holding results.json.")
 _COMPARE = flags.DEFINE_multi_string(
@@ -23,9 +26,12 @@ def main(argv):
     compare += argv[1:]  # --compare A B: absl leaves B as an argument
     try:
         path = report.write_report(_WORKDIR.value, compare)
-    except FileNotFoundError as error:
+    except errors.UserError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2)
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to continue", file=sys.stderr)
+        raise SystemExit(130)
     print(path)
 
 

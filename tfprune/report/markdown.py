@@ -1,14 +1,18 @@
 """report.md: the run's summary, its prune potential table, the compared runs' table and
-a section per registered figure, assembled by write_report."""
+a section per registered figure, assembled by write_report, which publishes the report
+only once all of its files are written, and records what it was built from."""
+import json
 import math
 import os
 
 import numpy as np
 
-from tfprune import storage
+from tfprune import errors, storage
 from tfprune import workdir as layout  # write_report's argument is called workdir
-from tfprune.report import figures, plot, reader
+from tfprune.report import figures, plot, reader, staging
 from tfprune.results import NOMINAL
+
+SOURCES_MARK = "<!-- tfprune.report sources:"
 
 
 def _percent(value, digits=1):
@@ -114,9 +118,6 @@ def compare_table(runs, context):
     lines = ["| run | method | cycles | largest prune ratio | PP nominal | PP mean corrupted |",
              "|---|---|---:|---:|---:|---:|"]
     for run in runs:
-        if run.results is None:
-            lines.append(f"| {_cell(run.name)} | (no results: {_cell(run.problem)}) | | | | |")
-            continue
         for method, summary in run.methods.items():
             cycles = reader.cycles(summary)
             potential = reader.as_dict(summary.get("prune_potential"))
@@ -128,21 +129,22 @@ def compare_table(runs, context):
     return lines
 
 
-def _figure_sections(workdir, runs, colours, context):
-    """A section per registered figure that drew or left a note; returns (lines, the
-    files drawn)."""
-    lines, written = [], set()
+def _figure_sections(runs, colours, context, path):
+    """A section per registered figure that drew (to `path(file)`) or left a note;
+    returns (lines, the files drawn). A figure that cannot be written fails the report."""
+    lines, written = [], []
     for figure in figures.REGISTRY:
         if figure.needs_methods and not context["methods"]:
             continue
         try:
-            caption, note = figure.draw(runs, colours, context,
-                                        layout.figure(workdir, figure.file))
-        except Exception as error:  # a figure must never cost the whole report
+            caption, note = figure.draw(runs, colours, context, path(figure.file))
+        except errors.UserError:
+            raise
+        except Exception as error:  # a figure that cannot be drawn costs only its section
             caption, note = None, (f"{figure.title}: figure failed "
                                    f"({type(error).__name__}: {error}).")
         if caption:
-            written.add(figure.file)
+            written.append(figure.file)
             lines += [f"### {figure.title}", "",
                       f"![{figure.title}]({layout.FIGURE_DIR}/{figure.file})", "",
                       f"*{caption}*", ""]
@@ -165,23 +167,24 @@ def _unique_names(workdirs):
 
 
 def _runs(workdir, compare):
-    """The runs to report, this one first, each directory once."""
+    """The runs to report, this one first, each directory once; a WorkdirError when one
+    of them has no readable results.json."""
     workdirs, seen = [], set()
     for path in (workdir, *compare):
         key = os.path.realpath(path) if storage.is_local(path) else path
         if key not in seen:
             seen.add(key)
             workdirs.append(path)
-    return [reader.Run(path, name, plot.RUN_STYLES[i % len(plot.RUN_STYLES)])
+    return [reader.Run(path, name, plot.RUN_STYLES[i % len(plot.RUN_STYLES)],
+                       "--workdir" if i == 0 else "--compare")
             for i, (path, name) in enumerate(zip(workdirs, _unique_names(workdirs)))]
 
 
-def _body(workdir, runs):
-    """Everything below the title of a run that has results; returns (lines, the figure
-    files drawn)."""
+def _body(workdir, runs, path):
+    """Everything below the title; returns (lines, the figure files drawn, each to
+    `path(file)`)."""
     main = runs[0]
-    usable = [r for r in runs if r.results is not None]
-    colours = plot.colours(usable)
+    colours = plot.colours(runs)
     context = dict(distributions=reader.distributions(main.results), methods=list(colours))
     context["groups"] = reader.groups(main.results, context["distributions"])
     lines = [f"Built by `python -m tfprune.report` from `{layout.results(workdir)}`"
@@ -197,33 +200,47 @@ def _body(workdir, runs):
         lines += ["## Compared runs", "",
                   "Line style (and marker) per run in the figures; the first run is this one.",
                   "", *compare_table(runs, context), ""]
-    sections, written = _figure_sections(workdir, usable, colours, context)
+    sections, written = _figure_sections(runs, colours, context, path)
     lines += ["## Figures", "", *sections]
     if not context["methods"]:
         lines += ["No pruned network has been evaluated yet, so there are no accuracy, "
                   "prune potential, excess error or calibration figures.", ""]
-    for run in runs[1:]:
-        if run.results is None:
-            lines += [f"Compared run {run.name} left out: {run.problem}.", ""]
     return lines, written
+
+
+def _sources_line(runs, figure_digests):
+    """The record of what a report was built from, an HTML comment (invisible when the
+    Markdown is rendered): the SHA-256 of each run's results.json and of each figure.
+    A report whose record names another results.json digest than the file's is stale."""
+    record = dict(results={layout.results(r.workdir): r.digest for r in runs},
+                  figures=figure_digests)
+    encoded = json.dumps(record, sort_keys=True).replace(">", "\\u003e")  # no "-->" inside
+    return f"{SOURCES_MARK} {encoded} -->"
 
 
 def write_report(workdir, compare=()) -> str:
     """Write `workdir`/report.md and its figures (in `workdir`/report/); return the path of
-    report.md. `compare` lists other run directories to overlay."""
-    if not storage.isdir(workdir):
-        raise FileNotFoundError(f"--workdir={workdir} is not a directory")
+    report.md. `compare` lists other run directories to overlay.
+
+    Nothing is written when a run's results.json is missing or unreadable. The figures
+    and report.md are staged first and published together, report.md last; figures of an
+    earlier report that this one did not draw are removed only then."""
     runs = _runs(workdir, compare)
-    lines = [f"# tfprune report: {runs[0].name}", ""]
-    written = set()
-    if runs[0].results is None:
-        lines += [f"No report yet: {runs[0].problem}.", ""]
-    else:
-        body, written = _body(workdir, runs)
-        lines += body
+    report_path = layout.report(workdir)
+    with staging.Staging(workdir) as stage:
+        try:
+            body, written = _body(workdir, runs,
+                                  lambda file: stage.path(layout.figure(workdir, file)))
+            finals = [layout.figure(workdir, file) for file in written]
+            digests = {file: stage.digest(final) for file, final in zip(written, finals)}
+            lines = [f"# tfprune report: {runs[0].name}", "", *body]
+            text = "\n".join(lines).rstrip() + "\n" + _sources_line(runs, digests) + "\n"
+            storage.write_bytes(stage.path(report_path), text.encode())
+        except errors.WorkdirError as error:
+            raise errors.WorkdirError(f"report not updated, {report_path} and its figures "
+                                      f"are kept as they were: {error}") from error
+        stage.publish([*finals, report_path])
     for figure in figures.REGISTRY:  # figures of an earlier report that this one did not draw
         if figure.file not in written:
             storage.remove_file(layout.figure(workdir, figure.file))
-    path = layout.report(workdir)
-    storage.write_bytes(path, ("\n".join(lines).rstrip() + "\n").encode())
-    return path
+    return report_path

@@ -50,7 +50,8 @@ def new_figure(width, height):
 
 
 def save(figure, path):
-    """Write the PNG in one atomic write, so that a gs:// report is never half-written."""
+    """Write the PNG to `path`, the figure's staged file (tfprune.report.staging), in one
+    atomic write; a full disk is a WorkdirError that fails the report."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     storage.write_bytes(path, buffer.getvalue())

@@ -1,45 +1,61 @@
-"""A tolerant reading of results.json: every reader returns something drawable (an empty
-mapping, nan, None) for a missing or malformed key, so that a partial run, a results.json
-of an earlier version or a hand-edited one still gives a report."""
+"""Reading results.json: the file itself is refused in one line when it is missing or
+unreadable (a report is never built from, or over, nothing); within it every reader is
+tolerant, returning something drawable (an empty mapping, nan, None) for a missing or
+malformed key, so that a partial run, a results.json of an earlier version or a
+hand-edited one still gives a report."""
+import json
 import math
 
 import numpy as np
 
-from tfprune import storage
+from tfprune import errors, storage
 from tfprune import workdir as layout
 from tfprune.results import NOMINAL
 
+_REBUILD = "rerun the run's python -m tfprune.run command to rebuild it (finished stages are kept)"
+
 
 class Run:
-    """One run directory: its name in legends, its line style, its results (or None) and
-    why not."""
+    """One run directory: its name in legends, its line style, its results and the SHA-256
+    of the results.json bytes they were read from (the report records it). `flag` names
+    where the directory came from in errors (--workdir, --compare)."""
 
-    def __init__(self, folder, name, style):
+    def __init__(self, folder, name, style, flag="--workdir"):
         self.workdir = folder
         self.name = name
         self.style = style
-        self.results, self.problem = _load_results(folder)
+        self.results, self.digest = _load_results(folder, flag)
 
     @property
     def methods(self):
         """{method: summary} of the methods whose summary is a mapping."""
-        methods = (self.results or {}).get("methods")
+        methods = self.results.get("methods")
         if not isinstance(methods, dict):
             return {}
         return {m: s for m, s in methods.items() if isinstance(s, dict)}
 
 
-def _load_results(folder):
+def _load_results(folder, flag):
+    """(results, SHA-256 of the file), or a WorkdirError naming the folder or file."""
+    if not storage.isdir(folder):
+        problem = "is a file, not a folder" if storage.exists(folder) else "does not exist"
+        raise errors.WorkdirError(f"{flag}={folder} {problem}; pass the --workdir of a "
+                                  "python -m tfprune.run run")
     path = layout.results(folder)
     if not storage.exists(path):
-        return None, f"`{path}` does not exist yet (the run has not finished its first evaluation)"
+        raise errors.WorkdirError(
+            f"{flag}={folder} has no results.json (not a run directory, or its run has not "
+            "finished its first evaluation); finish that run first, or pass another folder")
     try:
-        results = storage.read_json(path)
-    except (OSError, ValueError) as error:
-        return None, f"`{path}` is unreadable ({error})"
+        payload = storage.read_bytes(path)
+        results = json.loads(payload)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        cause = getattr(error, "strerror", None) or (
+            str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise errors.WorkdirError(f"{path} is unreadable ({cause}); {_REBUILD}") from error
     if not isinstance(results, dict):
-        return None, f"`{path}` does not hold a JSON object"
-    return results, None
+        raise errors.WorkdirError(f"{path} does not hold a JSON object; {_REBUILD}")
+    return results, storage.bytes_digest(payload)
 
 
 def as_dict(value):
