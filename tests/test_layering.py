@@ -17,7 +17,7 @@ LAYER_NAMES = ("foundation", "domain", "export/report", "orchestration", "entry 
 # Module (or package: its modules too) -> layer; the longest matching prefix decides.
 LAYERS = {
     "tfprune": FOUNDATION, "tfprune.errors": FOUNDATION, "tfprune.storage": FOUNDATION,
-    "tfprune.workdir": FOUNDATION, "tfprune.lock": FOUNDATION,
+    "tfprune.workdir": FOUNDATION, "tfprune.native_logs": FOUNDATION, "tfprune.lock": FOUNDATION,
     **{f"tfprune.{name}": DOMAIN for name in (
         "data", "corruptions", "distributions", "models", "train", "strategy", "wrappers",
         "channels", "structure", "sensitivity", "methods", "flops", "metrics", "evaluate",
