@@ -11,6 +11,12 @@ from tfprune import compare
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CIFAR_DIR = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-batches-bin")
 FROST_DIR = os.path.join(ROOT, "..", "shared", "data", "frost")  # the reference's photos
+# A quickstart run of seconds per stage (2 cycles, 1 corruption, 50 noise images), for
+# tests that kill runs and resume them.
+QUICK_RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=4",
+             "--config.prune.ratios=(0.4, 0.7)", "--config.prune.retrain_epochs=2",
+             "--config.eval.corruptions=('contrast',)", "--config.eval.noise_images=50",
+             "--config.eval.reference_network=False"]
 
 
 def config_file(name):
