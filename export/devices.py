@@ -15,7 +15,7 @@ import hashlib
 import os
 
 from export import runner
-from tfprune import errors, storage, workdir
+from tfprune import errors, storage, tables, workdir
 from tfprune import results as results_lib
 
 
@@ -116,7 +116,7 @@ def table(results, device):
         lines.append(f"\n{method}: prune potential at delta = {results['delta']} points: "
                      f"Keras / TFLite on this host / TFLite on device {device!r} (conclusion "
                      "changes: more than one prune step apart)")
-        lines += results_lib.aligned(rows)
+        lines += tables.aligned(rows)
     for method, by_variant in entry["incomplete"].items():
         for variant, missing in by_variant.items():
             lines.append(f"{method} {variant}: no device prune potential (not evaluated on the "
@@ -139,7 +139,7 @@ def table(results, device):
                  f"({device_info['cpu']}, {entry['settings']['threads']} threads, "
                  f"{device_info['interpreter']['package']} "
                  f"{device_info['interpreter']['version']})")
-    lines += results_lib.aligned(rows)
+    lines += tables.aligned(rows)
     lines.append(f"predictions identical to this host's: {sum(identical)} of {len(identical)} "
                  "(file, distribution) pairs")
     lines += _speedup_table(results, networks, variants, device)
@@ -170,7 +170,7 @@ def _speedup_table(results, networks, variants, device):
         return []
     return [f"\nspeed-up over the parent's file of the same variant at batch 1: this host / "
             f"{device!r}, beside the FLOP reduction (parent's multiply-accumulates over the "
-            "network's; tiled: in the host's export.output_tile)", *results_lib.aligned(rows)]
+            "network's; tiled: in the host's export.output_tile)", *tables.aligned(rows)]
 
 
 def stored_devices(run_dir, results, log=print):

@@ -21,7 +21,7 @@ LAYERS = {
     **{f"tfprune.{name}": DOMAIN for name in (
         "data", "corruptions", "distributions", "models", "train", "strategy", "wrappers",
         "channels", "structure", "sensitivity", "methods", "flops", "metrics", "evaluate",
-        "results", "precision", "verdicts")},
+        "results", "precision", "verdicts", "tables")},
     "export": EXPORT_REPORT, "tfprune.report": EXPORT_REPORT,
     **{f"tfprune.{name}": ORCHESTRATION for name in (
         "config", "study", "pipeline", "cascade", "sweep", "cli")},

@@ -9,6 +9,7 @@ has just said that no driver is installed.
 """
 import contextlib
 import importlib.abc
+import logging
 import importlib.util
 import os
 import re
@@ -88,8 +89,16 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _not_retracing(record):
+    """tf.function's retracing warning: each cycle's fresh network traces its own
+    functions (Keras counts them per code, across networks), which is no fault here."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
 def install():
-    """Filter the first `import tensorflow` of this process (nothing if it happened)."""
+    """Filter the first `import tensorflow` of this process (nothing if it happened), and
+    tf.function's retracing warning."""
+    logging.getLogger("tensorflow").addFilter(_not_retracing)
     if "tensorflow" not in sys.modules and not any(
             isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowImport())

@@ -17,15 +17,17 @@ from export import devices
 from export import evaluation as tflite_evaluation
 from tfprune import (cascade, data, evaluate, errors, methods, metrics, models, precision,
                      report, storage, train)
-from tfprune import workdir
+from tfprune import tables, workdir
 from tfprune import config as config_lib
 from tfprune import distributions as distributions_lib
 from tfprune import results as results_lib
 from tfprune import strategy as strategy_lib
 
 
-def _train_network(config, dataset, run_dir, log, name, seed, unit=None):
-    """Train an unpruned network (the parent, or a reference with another seed) once.
+def _train_network(config, dataset, run_dir, log, name, seed, unit=None, start=None):
+    """Train an unpruned network once: the parent, or a reference with another seed, from
+    scratch; or the control, `start` (the parent's checkpoint) retrained for
+    prune.retrain_epochs on cycle 1's schedule and batches (`seed`), nothing pruned.
     Sweep units (`unit`: their method) that may train the same network at the same time
     keep separate backups; their checkpoints are identical and written atomically.
     Returns the checkpoint (in a scratch folder, for a non-chief multi_worker worker)."""
@@ -43,13 +45,16 @@ def _train_network(config, dataset, run_dir, log, name, seed, unit=None):
     tf.keras.backend.reset_uids()
     chosen = precision.resolve(config.train.precision)
     with strategy.scope():
-        model = precision.with_policy(models.build(
+        network = storage.load_model(start) if start else models.build(
             config.model.name, dataset.train_images.shape[1:], dataset.num_classes,
-            dataset.mean, dataset.std, seed=seed), chosen.policy)
+            dataset.mean, dataset.std, seed=seed)
+        model = precision.with_policy(network, chosen.policy)
+    epochs = config.prune.retrain_epochs if start else config.train.epochs
     log(f"{name}: training {config.model.name} ({models.count_params(model):,} parameters) "
-        f"for {config.train.epochs} epochs, seed {seed}, strategy {config.train.strategy} "
-        f"({strategy.num_replicas_in_sync} replicas), {chosen.policy} ({chosen.reason})")
-    history = train.fit(model, dataset, config, config.train.epochs, seed=seed,
+        f"for {epochs} epochs{' from the parent, nothing pruned' if start else ''}, seed "
+        f"{seed}, strategy {config.train.strategy} ({strategy.num_replicas_in_sync} "
+        f"replicas), {chosen.policy} ({chosen.reason})")
+    history = train.fit(model, dataset, config, epochs, seed=seed,
                         callbacks=[tf.keras.callbacks.TensorBoard(
                             workdir.training_logs(output, name))], stage=name,
                         backup_dir=backup_dir)
@@ -220,6 +225,11 @@ def run(config, run_dir, log=print, only_method=None):
         reference_path = _train_network(config, dataset, run_dir, log, workdir.REFERENCE,
                                         config.seed + 1, only_method)
         reference = evaluator(workdir.REFERENCE, reference_path, parent["outputs"], tflite=False)
+    control = None
+    if config.eval.control_network:
+        control_path = _train_network(config, dataset, run_dir, log, workdir.CONTROL,
+                                      config.seed + 1, only_method, start=parent_path)
+        control = evaluator(workdir.CONTROL, control_path, parent["outputs"])
     networks = []
     for method in _methods(config, only_method):
         parent_accuracy = results_lib.accuracies(parent["outputs"], distributions)
@@ -250,14 +260,14 @@ def run(config, run_dir, log=print, only_method=None):
     declared = {m: methods.get(m).declaration(config.prune) for m in _methods(config, only_method)}
     results = results_lib.build(header, distributions, parent, networks, declared,
                                 config.eval.delta, config.eval.groups, reference=reference,
-                                noise=noise,
+                                noise=noise, control=control,
                                 excess_error_groups=config.eval.excess_error_groups)
     results["wall_seconds_this_invocation"] = time.time() - started
     measured = devices.stored_devices(run_dir, results, log)  # merged before by export.merge
     if measured:
         results["devices"] = measured
     storage.write_json(workdir.results(run_dir, only_method), results)
-    log(results_lib.table(results))
+    log(tables.table(results))
     log(f"\nresults: {workdir.results(run_dir, only_method)}; "
         f"report: {report.write_report(run_dir) if not only_method else 'by the sweep merge'}; "
         f"tensorboard --logdir {workdir.tensorboard(run_dir)}")
@@ -279,6 +289,9 @@ def _train_as_worker(config, run_dir, log, only_method):
     if config.eval.reference_network:
         _train_network(config, dataset, run_dir, log, workdir.REFERENCE, config.seed + 1,
                        only_method)
+    if config.eval.control_network:
+        _train_network(config, dataset, run_dir, log, workdir.CONTROL, config.seed + 1,
+                       only_method, start=parent_path)
     for method in _methods(config, only_method):
         for _ in cascade.run(method, parent_path, dataset, config, run_dir, log):
             pass

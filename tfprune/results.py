@@ -1,4 +1,4 @@
-"""results.json: built from the networks' stored outputs alone, and its printed table.
+"""results.json: built from the networks' stored outputs alone (printed by tfprune.tables).
 
 Schema (version 2). Accuracies, errors and ECE are fractions; prune ratios are
 fractions of all parent parameters removed; delta is in percentage points; {dist} is a
@@ -24,6 +24,8 @@ mapping from distribution name to value:
               excess_error_by_distribution: {dist} (the shift from nominal to dist),
               export, derived_from}],
     prune_potential: {dist},
+    censored: {dist: bool} (the potential is the largest tested ratio: a lower bound),
+    prune_potential_vs_control: {dist} (against the control network, when configured),
     export (per variant exported for the parent and every cycle): {variant: {
       prune_potential: {dist} (of the exported files, against the exported parent),
       differs_by_more_than_a_step: [dist] (Keras and exported prune potentials more than
@@ -72,7 +74,7 @@ import fnmatch
 
 import numpy as np
 
-from tfprune import metrics, storage, workdir
+from tfprune import metrics, storage, verdicts, workdir
 
 SCHEMA_VERSION = 2
 # The clean test set's name among the distributions, the yardstick of every other.
@@ -140,6 +142,19 @@ def _derived_from(network_id, outputs, variant=None):
     """{predictions file (relative to the workdir): storage.arrays_digest of its outputs}:
     what a results entry was computed from."""
     return {workdir.predictions("", network_id, variant): storage.arrays_digest(outputs)}
+
+
+def _control(control, parent_accuracy, parent_outputs, distributions, delta):
+    """The control network's entry: its measures, its gain over the parent (points) and
+    the distributions the gain flags (verdicts.inflated)."""
+    outputs = control["outputs"]
+    measures = _measures(outputs, distributions)
+    gains = verdicts.control_gains(measures["accuracy"], parent_accuracy)
+    return dict(**measures, **_comparison(outputs, parent_outputs, distributions),
+                gain_over_parent=gains, not_converged=verdicts.inflated(gains, delta),
+                export=_export_entries(control["export"], outputs, distributions,
+                                       workdir.CONTROL),
+                derived_from=_derived_from(workdir.CONTROL, outputs))
 
 
 def _eval_precision(by_policy, outputs, distributions):
@@ -246,13 +261,15 @@ def prune_potentials(cycles, parent_accuracy, delta):
 
 
 def build(header, distributions, parent, networks, declarations, delta, group_specs=(),
-          reference=None, noise=None, excess_error_groups=("nominal", "corrupted")):
+          reference=None, noise=None, excess_error_groups=("nominal", "corrupted"),
+          control=None):
     """`parent`, `reference` and each of `networks` hold `outputs` (see evaluate.outputs) and
     `export` ({variant: file}); a network also holds its method and its cycle record.
     `declarations`: {method: what it declares of itself (tfprune.methods)}, for every
     method of `networks`; `noise` holds the noise levels and the labels of the noisy
     images, when measured; `excess_error_groups`: the (train, test) group names of
-    `group_specs` that the per-network excess error compares."""
+    `group_specs` that the per-network excess error compares; `control`: the control
+    network (tfprune.verdicts), evaluated as `parent`."""
     parent_outputs = parent["outputs"]
     parent_measures = _measures(parent_outputs, distributions)
     parent_accuracy = parent_measures["accuracy"]
@@ -281,6 +298,9 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
                                                                reference["outputs"]))
         if noise:
             results["reference"]["noise"] = _noise(reference["outputs"], parent_outputs, noise)
+    if control:
+        results["control"] = _control(control, parent_accuracy, parent_outputs, distributions,
+                                      delta)
     for network in networks:
         outputs = network["outputs"]
         measures = _measures(outputs, distributions)
@@ -310,6 +330,10 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
         cycles = summary["cycles"]
         ratios = [c["prune_ratio"] for c in cycles]
         summary["prune_potential"] = prune_potentials(cycles, parent_accuracy, delta)
+        summary["censored"] = verdicts.censored(summary["prune_potential"], ratios)
+        if control:
+            summary["prune_potential_vs_control"] = prune_potentials(
+                cycles, results["control"]["accuracy"], delta)
         summary["seconds"] = sum(c.get("train_seconds", 0.0) for c in cycles)
         summary["prune_potential_by_delta"] = {
             str(d): prune_potentials(cycles, parent_accuracy, d) for d in DELTAS}
@@ -348,112 +372,3 @@ def export_overview(results):
         conclusion_holds={variant: all(s["export"][variant]["conclusion_holds"] for s in summaries)
                           for variant in variants if all(variant in s["export"] for s in summaries)}
     ) if variants else None
-
-
-def table(results):
-    """One table per method: a row per distribution, accuracy (%) at each prune ratio."""
-    lines = []
-    parent = results["parent"]["accuracy"]
-    for method, summary in results["methods"].items():
-        cycles = summary["cycles"]
-        tflite = summary["export"].get("float32", {}).get("prune_potential", {})
-        ratio_headers = [f"{c['prune_ratio']:.0%}" for c in cycles]
-        header = ["distribution", "parent", *ratio_headers, "PP keras", "PP tflite"]
-        rows = [[name, f"{100 * parent[name]:.1f}",
-                 *(f"{100 * c['accuracy'][name]:.1f}" for c in cycles),
-                 f"{summary['prune_potential'][name]:.1%}",
-                 f"{tflite[name]:.1%}" if name in tflite else "n/a"] for name in parent]
-        if all(c.get("excess_error") is not None for c in cycles):
-            rows.append(["excess error", "", *(f"{100 * c['excess_error']:+.1f}" for c in cycles),
-                         "", ""])
-        groups = results.get("excess_error_groups") or {}
-        lines.append(f"\n{method}: accuracy (%) by prune ratio; prune potential (PP) at "
-                     f"delta = {results['delta']} points; excess error (points): "
-                     f"{groups.get('test')} vs {groups.get('train')}")
-        lines += aligned([header, *rows])
-        for group, potential in summary["group_prune_potential"].items():
-            lines.append(f"  group {group}: PP mean {potential['mean']:.1%}, "
-                         f"min {potential['min']:.1%}")
-    lines += _precision_lines(results)
-    if results.get("export"):
-        lines += _export_tables(results)
-    return "\n".join(lines)
-
-
-def _precision_lines(results):
-    """eval.precision's check: the lowest top-1 agreement with float32 over every network
-    and distribution, and the largest accuracy change, per policy."""
-    networks = [("parent", results["parent"])] + [
-        (f"{m} {c['prune_ratio']:.0%}", c) for m, s in results["methods"].items()
-        for c in s["cycles"]]
-    lines = []
-    for policy in results["parent"].get("eval_precision", {}):
-        lowest = min((entry["eval_precision"][policy]["agreement_with_float32"][d], name, d)
-                     for name, entry in networks if policy in entry.get("eval_precision", {})
-                     for d in entry["accuracy"])
-        change = max(abs(entry["eval_precision"][policy]["accuracy"][d] - entry["accuracy"][d])
-                     for _, entry in networks if policy in entry.get("eval_precision", {})
-                     for d in entry["accuracy"])
-        lines.append(f"\nKeras under {policy}: top-1 agreement with float32 at least "
-                     f"{lowest[0]:.2%} ({lowest[1]}, {lowest[2]}); accuracy moves at most "
-                     f"{100 * change:.2f} points (the tables are float32)")
-    return lines
-
-
-def aligned(rows):
-    """Rows of cells as text lines: the first column left-aligned, the others right
-    (every printed table of tfprune: results, sweeps, device results)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.rjust(w) if i else cell.ljust(w)
-                      for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
-
-
-def _export_tables(results):
-    """Keras vs exported prune potential per method, distribution and variant; then each
-    file's size, latency and speed-up over the parent."""
-    lines = []
-    for method, summary in results["methods"].items():
-        exported = summary["export"]
-        if not exported:
-            continue
-        rows = [["distribution", "keras", *exported]]
-        for name, potential in summary["prune_potential"].items():
-            rows.append([name, f"{potential:.1%}", *(
-                f"{v['prune_potential'][name]:.1%}"
-                + ("*" if name in v["differs_by_more_than_a_step"] else " ")
-                for v in exported.values())])
-        lines.append(f"\n{method}: prune potential Keras vs TFLite, per distribution and "
-                     f"variant (delta = {results['delta']} points; * = more than one prune "
-                     "step from Keras)")
-        lines += aligned(rows)
-        lines.append("  conclusion holds: " + "; ".join(
-            f"{variant} " + ("yes" if v["conclusion_holds"] else
-                             f"no ({', '.join(v['differs_by_more_than_a_step'])})")
-            for variant, v in exported.items()))
-    networks = [("parent", results["parent"])] + [
-        (f"{method} {c['prune_ratio']:.0%}", c)
-        for method, summary in results["methods"].items() for c in summary["cycles"]]
-    rows = [["network", "variant", "KB", "gzip KB", "params", "agree min", "b1 ms", "b1 p90",
-             "b64 ms/img", "speed-up b1", "speed-up b64", "FLOP red.", "tiled", "delegate"]]
-    for name, network in networks:
-        for variant, entry in network["export"].items():
-            latency = entry.get("latency") or {}
-            speedup = entry.get("speedup_vs_parent") or {}
-            rows.append([name, variant, f"{entry['size_bytes'] / 1024:.1f}",
-                         f"{entry['gzip_bytes'] / 1024:.1f}", f"{entry['params']:,}",
-                         f"{min(entry['agreement_with_keras'].values()):.1%}",
-                         *(f"{latency[b][k]:.3f}" if b in latency else "n/a"
-                           for b, k in (("batch_1", "median_ms"), ("batch_1", "p90_ms"),
-                                        ("batch_64", "median_ms"))),
-                         *(f"{speedup[b]:.2f}x" if b in speedup else "" for b in
-                           ("batch_1", "batch_64")),
-                         *(f"{entry[key]:.2f}x" if entry.get(key) else ""
-                           for key in ("flop_reduction", "tiled_flop_reduction")),
-                         "xnnpack" if entry["delegate"].startswith("default") else "builtin"])
-    lines.append("\nTFLite files: size, top-1 agreement with Keras (lowest over the "
-                 "distributions), latency per image (median; p90) at batch 1 and 64, "
-                 "speed-up over the parent's file of the same variant, beside the FLOP "
-                 "reduction (parent's multiply-accumulates over the network's; tiled: "
-                 "counted in the runtime's tiles of export.output_tile output channels)")
-    lines += aligned(rows)
-    return lines

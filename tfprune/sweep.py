@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from tfprune import config as config_lib
-from tfprune import errors, pipeline, report, storage, workdir
+from tfprune import errors, pipeline, report, storage, tables, workdir
 from tfprune import results as results_lib
 
 
@@ -216,7 +216,7 @@ def table(merged):
                                            key=lambda item: item[0] != results_lib.NOMINAL)]
         lines.append(f"\n{method}: prune potential (%) per seed, and mean +- std over "
                      f"{len(seeds)} seeds, at delta = {merged['delta']} points")
-        lines += results_lib.aligned(rows)
+        lines += tables.aligned(rows)
         for group, potential in entry["group_prune_potential"].items():
             lines.append(f"  group {group}: PP mean {_plus_minus(potential['mean'])}, "
                          f"min {_plus_minus(potential['min'])}")
@@ -260,7 +260,7 @@ def merge(config, run_dir, log=print):
         storage.write_json(workdir.results(folders[seed]), results)
     if len(seeds) == 1:
         results = per_seed[seeds[0]]
-        log(results_lib.table(results))
+        log(tables.table(results))
         log(f"\nresults: {workdir.results(run_dir)}; "
             f"report: {report.write_report(run_dir)}")
         return results

@@ -32,6 +32,7 @@ FORMAT = 1
 # retraining), and which methods run (each method's cascade is kept apart).
 EVALUATION_KEYS = ("eval.", "export.", "prune.method")
 PARENT, REFERENCE = "parent", "reference"
+CONTROL = "control"  # the parent retrained as a cycle retrains, nothing pruned
 FIGURE_DIR = "report"
 _CYCLE_ID = re.compile(r"^(?P<method>.+)-(?P<index>\d{2,})$")
 _CACHE_FILE = re.compile(r"^(?P<dataset>.+)-(?P<fingerprint>[0-9a-fA-F]+)-(?P<name>[A-Za-z0-9_]+)"

@@ -82,18 +82,24 @@ def potential_table(run, context):
     """Prune potential per distribution (rows) of each method's Keras networks and
     exported variants (columns), with each group's mean and minimum."""
     distributions = context["distributions"]
-    columns = []
+    columns, censored = [], {}
     for method, summary in run.methods.items():
         columns.append((f"{method} Keras", reader.as_dict(summary.get("prune_potential"))))
+        censored[len(columns) - 1] = reader.as_dict(summary.get("censored"))
+        if "prune_potential_vs_control" in summary:
+            columns.append((f"{method} vs control",
+                            reader.as_dict(summary["prune_potential_vs_control"])))
         for variant, potential in reader.variants(summary).items():
             columns.append((f"{method} {plot.variant_label(variant)}", potential))
     if not columns or not distributions:
         return ["No prune potential yet: no pruned network has been evaluated."]
     lines = ["| distribution | " + " | ".join(_cell(c) for c, _ in columns) + " |",
              "|---|" + "---:|" * len(columns)]
+    flagged = reader.as_dict(run.results.get("control")).get("not_converged") or []
     for name in distributions:
-        lines.append(f"| {_cell(name)} | " + " | ".join(_percent(p.get(name)) for _, p in columns)
-                     + " |")
+        cells = ["\u2265 " * bool(censored.get(i, {}).get(name)) + _percent(p.get(name))
+                 for i, (_, p) in enumerate(columns)]
+        lines.append(f"| {_cell(name)}{' *' * (name in flagged)} | " + " | ".join(cells) + " |")
     for group, members in context["groups"].items():
         if len(members) < 2:
             continue
@@ -105,6 +111,15 @@ def potential_table(run, context):
                 cells.append(_percent(reduce(values)) if values else "n/a")
             lines.append(f"| *{_cell(group)}: {label} of {len(members)}* | "
                          + " | ".join(cells) + " |")
+    if any(any(c.values()) for c in censored.values()):
+        lines += ["", "\u2265: the largest tested ratio still passes; the potential may be "
+                  "larger."]
+    if flagged:
+        gains = reader.as_dict(run.results["control"].get("gain_over_parent"))
+        lines += ["", "\\* parent not converged: retraining it without pruning (the control "
+                  "network) gains " + ", ".join(f"{reader.number(gains.get(d)):.1f} points on "
+                                                f"{d}" for d in flagged)
+                  + "; prune potentials there are inflated (compare the vs-control column)."]
     missing = [m for m, s in run.methods.items() if not reader.variants(s)]
     if missing:
         lines += ["", f"No TFLite prune potential for {', '.join(missing)} (export off, or "
