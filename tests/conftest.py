@@ -1,12 +1,13 @@
 """Shared test helpers: the repository root, the shared CIFAR-10 and frost folders, the
-quickstart config, and a comparison of results.json trees (tfprune.compare)."""
+quickstart config, the quick run's flags, a tiny in-process run, and a comparison of
+results.json trees (tfprune.compare)."""
 import os
 import runpy
 
 import pytest
 
 import tfprune  # noqa: F401  (before TensorFlow, in every test process)
-from tfprune import compare
+from tfprune import compare, pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CIFAR_DIR = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-batches-bin")
@@ -43,3 +44,24 @@ def results_differences(a, b):
     """Where two results.json trees differ in a non-timing value, or in their keys."""
     changed, added = compare.differences(a, b)
     return changed + [f"{key}: only in the second" for key in added]
+
+
+def tiny_config():
+    """The quickstart run in seconds: 1 epoch, 2 cycles, 1 corruption, 20 noise images."""
+    config = config_file("quickstart")()
+    config.train.epochs = 1
+    config.data.max_train_examples = 256
+    config.prune.ratios = (0.3, 0.6)
+    config.prune.retrain_epochs = 1
+    config.eval.corruptions = ("contrast",)
+    config.eval.noise_images = 20
+    config.eval.reference_network = False
+    config.eval.stop_at_chance_parent = False  # one epoch on 256 images: plumbing only
+    config.export.latency_runs = 0
+    return config
+
+
+def rerun(run_dir):
+    """The same command again on `run_dir`: (results, log lines)."""
+    logs = []
+    return pipeline.run(tiny_config(), run_dir, log=logs.append), logs

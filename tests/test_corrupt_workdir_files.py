@@ -6,8 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import results_differences
-from test_derived_file_digests import rerun, tiny_config
+from conftest import results_differences, rerun, tiny_config
 from tfprune import cli, pipeline, workdir
 
 

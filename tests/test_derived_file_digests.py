@@ -8,30 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import config_file, results_differences
+from conftest import results_differences, rerun, tiny_config
 from tfprune import pipeline, storage, workdir
 from tfprune import results as results_lib
-
-
-def tiny_config():
-    """The quickstart run in seconds: 1 epoch, 2 cycles, 1 corruption, 20 noise images."""
-    config = config_file("quickstart")()
-    config.train.epochs = 1
-    config.data.max_train_examples = 256
-    config.prune.ratios = (0.3, 0.6)
-    config.prune.retrain_epochs = 1
-    config.eval.corruptions = ("contrast",)
-    config.eval.noise_images = 20
-    config.eval.reference_network = False
-    config.eval.stop_at_chance_parent = False  # one epoch on 256 images: plumbing only
-    config.export.latency_runs = 0
-    return config
-
-
-def rerun(run_dir):
-    """The same command again on `run_dir`: (results, log lines)."""
-    logs = []
-    return pipeline.run(tiny_config(), run_dir, log=logs.append), logs
 
 
 @pytest.fixture(scope="module")

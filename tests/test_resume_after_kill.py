@@ -9,12 +9,9 @@ import subprocess
 import sys
 import time
 
+from conftest import QUICK_RUN as RUN
 from conftest import ROOT, results_differences
 
-RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=4",
-       "--config.prune.ratios=(0.4, 0.7)", "--config.prune.retrain_epochs=2",
-       "--config.eval.corruptions=('contrast',)", "--config.eval.noise_images=50",
-       "--config.eval.reference_network=False"]
 # Wall-clock measurements (training time, TFLite latency and speed-ups): the only values
 # allowed to differ. Every metric is compared bit for bit: training, pruning and
 # evaluation on the CPU give the same numbers in every process.
