@@ -1,22 +1,27 @@
 """Physically smaller tf.keras models: the channels structured pruning left dead are removed.
 
 FT and PFP zero whole filters and input channels, and tfprune.structure zeroes the
-BatchNorm scale and shift of every dead channel, so a dead channel is exactly zero
-everywhere. `shrink` rebuilds the network without those channels: the same layer
-classes and configs (only Conv2D `filters`, Dense `units` and channel padding change)
-with the weights sliced, so the result computes the same function, saves as .keras and
-reloads without custom objects.
+BatchNorm scale and shift (and depthwise kernel) of every dead channel, so a dead
+channel is exactly zero everywhere. `shrink` rebuilds the network without those
+channels: the same layer classes and configs (only Conv2D `filters`, Dense `units`,
+channel padding and a squeeze-and-excitation Reshape's last axis change) with the
+weights sliced, so the result computes the same function, saves as .keras and reloads
+without custom objects.
 
 It reads the functional graph, not the architecture. Every tensor gets the channels
-that may be non-zero: tfprune.channels' liveness with BatchNorm taken exactly, so a
-dead filter whose BatchNorm shift is not zero keeps its channel. Tensors joined by a
-channel-wise layer or an element-wise merge (Add, ...) share one channel set, the
-union of what is alive in any of them, as an Add needs equal widths. A Concatenate's
+that may be non-zero and that some path to the output reads: tfprune.channels'
+liveness with BatchNorm taken exactly, so a dead filter whose BatchNorm shift is not
+zero keeps its channel, and a squeeze-and-excitation gate's channel goes with the dead
+channel it multiplies. Tensors joined by a
+channel-wise layer (a depthwise convolution, a Reshape keeping the last axis, the
+TFOpLambda ops of hard-swish) or an element-wise merge (Add, a squeeze-and-excitation
+Multiply, ...) share one channel set, the union of what is alive in any of them, as an
+Add needs equal widths. A Concatenate's
 set is its inputs' sets side by side. A Permute moves the channel axis, and a
 ZeroPadding2D along it pads channels, which is how the option-A CIFAR ResNets' shortcut
 widens the residual stream; the padding shrinks to the zero channels kept.
 Rules that keep the graph valid:
-  - Tensors that touch any other layer (Reshape, Flatten, Normalization, pooling over
+  - Tensors that touch any other layer (Flatten, Normalization, pooling over
     a permuted channel axis, anything unknown), the model's inputs and its outputs
     keep their full width; so the classifier keeps every output.
   - A channel set with nothing alive keeps one (zero) channel.
@@ -39,8 +44,11 @@ def _plan(model):
     {layer name: indices of its output channels the shrunk model keeps})."""
     graph = channels.ChannelGraph(model, exact_norms=True)
     layout = graph.layout()
-    units = graph.alive(graph.kernels())
-    alive = {name: channels.per_channel(units[name], layout[name].axis) for name in units}
+    kernels = graph.kernels()
+    units = graph.alive(kernels)
+    used = graph.used(kernels, units)
+    alive = {name: channels.per_channel(units[name] & used[name], layout[name].axis)
+             for name in units}
     group = {}  # union-find over tensors (named by their layer) that share a channel set
 
     def root(name):
@@ -51,7 +59,7 @@ def _plan(model):
     joins, full = [], set(graph.outputs)
     for layer, inbound in graph.nodes:
         kind, axis = layout[layer.name]
-        if kind in ("channel_wise", "permute"):
+        if kind in ("channel_wise", "depthwise", "reshape", "permute"):
             for name in inbound:
                 group[root(name)] = root(layer.name)
         elif kind == "opaque":
@@ -100,6 +108,8 @@ def _new_config(entry, kind, axis, layer, kept):
         padding[axis + 3] = [int(is_kept[:before].sum()),
                              int(is_kept[len(is_kept) - after:].sum())]
         config["padding"] = padding
+    elif kind == "reshape":
+        config["target_shape"] = [*config["target_shape"][:-1], len(kept)]
     return config
 
 
@@ -108,6 +118,9 @@ def _sliced_weights(layer, kind, inputs, outputs):
     if kind == "weighted":
         kernel, *bias = weights
         return [kernel[..., inputs, :][..., outputs]] + [b[outputs] for b in bias]
+    if kind == "depthwise":
+        kernel, *bias = weights
+        return [kernel[..., outputs, :]] + [b[outputs] for b in bias]
     if kind == "channel_wise":
         return [w[..., outputs] for w in weights]
     return weights

@@ -3,6 +3,7 @@ quickstart config, the quick run's flags, a tiny in-process run, and a compariso
 results.json trees (tfprune.compare)."""
 import os
 import runpy
+import shutil
 
 import pytest
 
@@ -65,3 +66,19 @@ def rerun(run_dir):
     """The same command again on `run_dir`: (results, log lines)."""
     logs = []
     return pipeline.run(tiny_config(), run_dir, log=logs.append), logs
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """(run_dir, results) of a tiny run, finished once per test module."""
+    run_dir = str(tmp_path_factory.mktemp("tiny") / "finished")
+    results, _ = rerun(run_dir)
+    return run_dir, results
+
+
+@pytest.fixture
+def copy(finished, tmp_path):
+    """A copy of `finished`'s workdir for one test to break."""
+    path = str(tmp_path / "copy")
+    shutil.copytree(finished[0], path)
+    return path

@@ -2,26 +2,11 @@
 record (checkpoints/**/*.json) is refused, naming the file and how to redo the stage
 (JSONDecodeError before); a truncated predictions .npz (BadZipFile before) or tflite facts
 file is rebuilt, with a log line, and the results are those of the intact run."""
-import shutil
 
 import pytest
 
 from conftest import results_differences, rerun, tiny_config
 from tfprune import cli, pipeline, workdir
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run_dir = str(tmp_path_factory.mktemp("corrupt") / "finished")
-    results, _ = rerun(run_dir)
-    return run_dir, results
-
-
-@pytest.fixture
-def copy(finished, tmp_path):
-    path = str(tmp_path / "copy")
-    shutil.copytree(finished[0], path)
-    return path
 
 
 def truncate(path):

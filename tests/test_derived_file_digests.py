@@ -6,25 +6,10 @@ import os
 import shutil
 
 import numpy as np
-import pytest
 
 from conftest import results_differences, rerun, tiny_config
 from tfprune import pipeline, storage, workdir
 from tfprune import results as results_lib
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run_dir = str(tmp_path_factory.mktemp("digests") / "finished")
-    results, _ = rerun(run_dir)
-    return run_dir, results
-
-
-@pytest.fixture
-def copy(finished, tmp_path):
-    path = str(tmp_path / "copy")
-    shutil.copytree(finished[0], path)
-    return path
 
 
 def test_a_tflite_file_replaced_by_another_networks_is_exported_again(finished, copy):

@@ -6,10 +6,12 @@ a method searches its masks (tfprune.structure), and removing the channels that 
 zero everywhere from a saved model (export.shrink). Both follow the graph, not
 per-architecture code. Conv2D and Dense are read from their (masked) kernels, plus
 what they output for zero input (a bias); every other layer (activations, pooling,
-padding, Permute, Add, Concatenate, Flatten, ...) is probed by calling it on tensors
-that are zero on dead units (forward) and by its gradient (backward). So residual adds
-keep a channel alive while any addend is alive, and a concatenation maps channels to
-their slices.
+padding, depthwise convolutions, Permute, Add, Multiply, Concatenate, Reshape, the
+TFOpLambda ops of `x + 3.0` in hard-swish, Flatten, ...) is probed by calling it, with
+the constants its node was called with, on tensors that are zero on dead units
+(forward) and by its gradient (backward). So residual adds keep a channel alive while
+any addend is alive, a squeeze-and-excitation Multiply keeps it while both the block
+and its (1, 1, C) gate are, and a concatenation maps channels to their slices.
 
 BatchNormalization and Normalization are the one switch, `exact_norms`:
   - False: part of their channel, passing liveness through. Physical filter pruning
@@ -39,11 +41,16 @@ _CHANNEL_WISE = (
     _L.ZeroPadding2D, _L.Cropping2D, _L.UpSampling2D,
     _L.Add, _L.Subtract, _L.Multiply, _L.Average, _L.Maximum, _L.Minimum)
 _MIXING_ACTIVATIONS = ("softmax", "log_softmax")
+# TFOpLambda functions that are channel-wise when their other operands are scalars.
+_ELEMENTWISE_OPS = ("__operators__.add", "math.add", "math.subtract", "math.multiply",
+                    "math.truediv", "nn.relu6", "math.sigmoid", "nn.silu")
 
 
 class Layout(typing.NamedTuple):
     """How a layer maps the channels of its inputs to its output."""
-    kind: str  # 'weighted' (Conv2D/Dense), 'channel_wise', 'permute', 'concat', 'pad'
+    kind: str  # 'weighted' (Conv2D/Dense), 'channel_wise', 'depthwise' (DepthwiseConv2D,
+    # depth multiplier 1: channel c from channel c), 'reshape' (keeping the last axis, as
+    # the (C,) -> (1, 1, C) of a squeeze-and-excitation), 'permute', 'concat', 'pad'
     # (ZeroPadding2D along the channel axis) or 'opaque' (no known mapping: Flatten, ...)
     axis: int  # the channel axis of its output, from the end (-1 = last; Permute moves it)
 
@@ -70,6 +77,31 @@ def _read_from_kernel(layer):
             and config.get("data_format", "channels_last") == "channels_last")
 
 
+def _inbound(entry):
+    """[(inbound layer name, node, tensor, call kwargs)] of a layer's config entry. A node
+    called with constants (a TFOpLambda's `x + 3.0`) is saved as one such item, not a
+    list of them."""
+    if not entry["inbound_nodes"]:
+        return []
+    node = entry["inbound_nodes"][0]
+    return [node] if isinstance(node[0], str) else node
+
+
+def _constants(entry):
+    """The constant arguments a TFOpLambda's node was called with (the 3.0 of `x + 3.0`);
+    other layers take only their input tensors."""
+    if entry["class_name"] != "TFOpLambda":
+        return {}
+    return {key: value for key, value in _inbound(entry)[0][3].items() if key != "name"}
+
+
+def _call(layer, inputs, constants):
+    """`layer` on probe `inputs` in inference mode, with its node's `constants`."""
+    if type(layer).__name__ == "TFOpLambda":  # a TensorFlow function: no training flag
+        return layer(inputs, **constants)
+    return layer(inputs, training=False)
+
+
 def _zero_response(layer):
     """Units of `layer`'s output that are non-zero when every input is zero (a bias through
     the activation, a BN shift). Wrapped layers are called unwrapped: calling a pruning
@@ -78,7 +110,7 @@ def _zero_response(layer):
     return wrappers.unwrap(layer)(zeros, training=False).numpy()[0] != 0
 
 
-def _forward_probe(layer, inputs_alive):
+def _forward_probe(layer, inputs_alive, constants):
     """Units of `layer`'s output that may carry signal, given its inputs' live units.
 
     The probe is zero on dead units and random on live ones, once positive and once
@@ -89,24 +121,38 @@ def _forward_probe(layer, inputs_alive):
     for alive in inputs_alive:
         values = rng.uniform(1.0, 2.0, alive.shape) * alive
         probes.append(tf.constant(np.stack([values, -values]), tf.float32))
-    result = layer(probes if len(probes) > 1 else probes[0], training=False)
+    result = _call(layer, probes if len(probes) > 1 else probes[0], constants)
     return (result.numpy() != 0).any(axis=0)
 
 
-def _backward_probe(layer, inputs_alive, reads):
-    """Per input of `layer`: the units its output units `reads` depend on (by gradient)."""
+def _backward_probe(layer, inputs_alive, reads, constants):
+    """Per input of `layer`: the units its output units `reads` depend on (by gradient).
+
+    The probe is zero on dead units, as they are: a squeeze-and-excitation gate's
+    channel is not read where the block's channel it multiplies is dead."""
     rng = np.random.default_rng(0)
-    probes = [tf.constant(rng.uniform(1.0, 2.0, (1, *alive.shape)), tf.float32)
+    probes = [tf.constant(rng.uniform(1.0, 2.0, (1, *alive.shape)) * alive, tf.float32)
               for alive in inputs_alive]
     with tf.GradientTape() as tape:
         tape.watch(probes)
-        result = layer(probes if len(probes) > 1 else probes[0], training=False)
+        result = _call(layer, probes if len(probes) > 1 else probes[0], constants)
         total = tf.reduce_sum(result * tf.constant(reads[None], tf.float32))
     return [np.abs(g.numpy()[0]) > 0 for g in tape.gradient(total, probes)]
 
 
-def _kind(layer, input_axes):
-    """The Layout kind of `layer`, given its inputs' channel axes."""
+def _is_channel_wise(layer, constants):
+    """Does `layer` map channel c of each input to channel c of its output alone?"""
+    config = layer.get_config()
+    if type(layer) is _L.Rescaling:
+        return all(np.ndim(config[key]) == 0 for key in ("scale", "offset"))
+    if type(layer).__name__ == "TFOpLambda":
+        return (config["function"] in _ELEMENTWISE_OPS
+                and all(np.ndim(value) == 0 for value in constants.values()))
+    return type(layer) in _CHANNEL_WISE
+
+
+def _kind(layer, input_axes, constants):
+    """The Layout kind of `layer`, given its inputs' channel axes and its node's constants."""
     config = layer.get_config()
     if (not input_axes or config.get("data_format") not in (None, "channels_last")
             or config.get("activation") in _MIXING_ACTIVATIONS):
@@ -120,12 +166,17 @@ def _kind(layer, input_axes):
     last = (-1, len(layer.output.shape) - 1)
     if type(layer) in _WEIGHTED and config.get("groups", 1) == 1:
         return "weighted"
+    if type(layer) is _L.DepthwiseConv2D:
+        return "depthwise" if config["depth_multiplier"] == 1 else "opaque"
+    if type(layer) is _L.Reshape:
+        kept_last = layer.input.shape[-1] == layer.output.shape[-1]
+        return "reshape" if kept_last and -1 not in config["target_shape"] else "opaque"
     if type(layer) is _L.Concatenate:
         return "concat" if config["axis"] in last else "opaque"
     if type(layer) is _L.BatchNormalization:
         axes = np.ravel(config["axis"])
         return "channel_wise" if len(axes) == 1 and axes[0] in last else "opaque"
-    return "channel_wise" if type(layer) in _CHANNEL_WISE else "opaque"
+    return "channel_wise" if _is_channel_wise(layer, constants) else "opaque"
 
 
 class ChannelGraph:
@@ -138,11 +189,10 @@ class ChannelGraph:
     def __init__(self, model, exact_norms=False):
         config = model.get_config()
         # [(layer, [inbound layer names])] in graph order; the layers the output comes from.
-        self.nodes = [(model.get_layer(entry["name"]),
-                       [item[0] for item in entry["inbound_nodes"][0]]
-                       if entry["inbound_nodes"] else [])
+        self.nodes = [(model.get_layer(entry["name"]), [item[0] for item in _inbound(entry)])
                       for entry in config["layers"]]
         self.outputs = [output[0] for output in config["output_layers"]]
+        self._constants = {entry["name"]: _constants(entry) for entry in config["layers"]}
         self.exact_norms = exact_norms
         self._from_kernel = {layer.name for layer, _ in self.nodes if _read_from_kernel(layer)}
         self._zero_responses = {
@@ -159,7 +209,8 @@ class ChannelGraph:
         """{layer name: Layout}, for rebuilding the model with fewer channels."""
         layout = {}
         for layer, inbound in self.nodes:
-            kind = _kind(layer, [layout[name].axis for name in inbound])
+            kind = _kind(layer, [layout[name].axis for name in inbound],
+                         self._constants[layer.name])
             axis = layout[inbound[0]].axis if kind == "pad" else -1
             if kind == "permute":  # dims number the non-batch axes of the input from 1
                 rank = len(layer.output.shape)
@@ -187,7 +238,8 @@ class ChannelGraph:
                 if self.exact_norms:
                     alive[layer.name] = alive[layer.name] | self._zero_responses[layer.name]
             else:
-                alive[layer.name] = _forward_probe(layer, [alive[name] for name in inbound])
+                alive[layer.name] = _forward_probe(layer, [alive[name] for name in inbound],
+                                                   self._constants[layer.name])
         return alive
 
     def used(self, kernels, alive):
@@ -207,7 +259,8 @@ class ChannelGraph:
             elif isinstance(layer, _NORMS) and not self.exact_norms:
                 contributions = [reads]
             else:
-                contributions = _backward_probe(layer, [alive[name] for name in inbound], reads)
+                contributions = _backward_probe(layer, [alive[name] for name in inbound], reads,
+                                                self._constants[layer.name])
             for name, contribution in zip(inbound, contributions):
                 used[name] = used[name] | contribution
         return used

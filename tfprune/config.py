@@ -280,7 +280,7 @@ def validate(config):
     if len(set(config.seeds)) != len(config.seeds):
         _fail("seeds", f"{config.seeds!r} names a seed twice")
     _check_name("data.name", config.data.name, data.DATASETS)
-    _check_name("model.name", config.model.name, models.MODELS)
+    _check_name("model.name", config.model.name, {**models.MODELS, **models.APPLICATIONS})
     _check_name("data.augment", config.data.augment, data.AUGMENTATIONS)
     _check_name("data.normalization", config.data.normalization, data.NORMALIZATIONS)
     _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)

@@ -1,4 +1,4 @@
-"""Multiply-accumulates per image of a network's Conv2D and Dense layers.
+"""Multiply-accumulates per image of a network's Conv2D, DepthwiseConv2D and Dense layers.
 
 The cost that pruning changes: BatchNorm folds into the preceding conv on export, and
 activations, pooling and biases are small next to the products. The count is dense, as
@@ -14,6 +14,9 @@ import math
 
 import numpy as np
 
+import tfprune  # noqa: F401
+import tensorflow as tf
+
 from tfprune import wrappers
 
 
@@ -26,9 +29,20 @@ def macs(model, output_tile=1):
     output channels up to a multiple of it.
     """
     total = 0
-    for node in wrappers.prunable_nodes(model):
-        shape = wrappers.unwrap(node).kernel.shape
+    for node, shape in _kernel_shapes(model):
         outputs = shape[-1]
         weights = shape.num_elements() // outputs * math.ceil(outputs / output_tile) * output_tile
         total += int(np.prod(node.output.shape[1:-1])) * weights
     return total
+
+
+def _kernel_shapes(model):
+    """(layer, kernel shape as (spatial..., inputs, outputs)) of the layers that multiply:
+    a depthwise kernel (kh, kw, C, M) has C*M outputs, each reading kh*kw inputs."""
+    result = [(node, wrappers.unwrap(node).kernel.shape)
+              for node in wrappers.prunable_nodes(model)]
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.DepthwiseConv2D):
+            kh, kw, channels, multiplier = layer.depthwise_kernel.shape
+            result.append((layer, tf.TensorShape([kh, kw, 1, channels * multiplier])))
+    return result

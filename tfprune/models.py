@@ -15,6 +15,11 @@ Two families of CIFAR ResNets (depth 6n+2, stages of 16/32/64 channels):
   - `resnet20_option_a`, `resnet56_option_a`, `resnet110_option_a`: He et al.'s CIFAR
     networks, basic blocks at every depth and parameter-free zero-padded (option A)
     shortcuts, as most papers outside torchprune report them.
+
+Architectures people deploy, from tf.keras.applications with weights=None (nothing is
+downloaded): `mobilenet_v2` (alpha 0.35), `mobilenet_v3_small`, `efficientnet_b0` and
+`resnet50`. They bring depthwise convolutions, squeeze-and-excitation, hard-swish and
+swish, Rescaling and Normalization, padding and reshapes (see docs/methods.md).
 """
 import functools
 
@@ -227,6 +232,15 @@ def _densenet_bc(x, num_classes, depth, growth_rate, compression=0.5):
     return _classifier(_bn_relu(x), num_classes)
 
 
+def _application(builder, x, num_classes, **options):
+    """A tf.keras.applications network on `x` (the registry's normalised input), returning
+    logits. MobileNetV3's own Rescaling is left out (the registry normalises already);
+    EfficientNet always builds its Rescaling(1/255) and Normalization, which its stem
+    BatchNormalization absorbs."""
+    return builder(input_tensor=x, weights=None, classes=num_classes,
+                   classifier_activation=None, **options).output
+
+
 MODELS = {
     "cnn_small": cnn_small,
     "vgg16_bn": vgg16_bn,
@@ -240,6 +254,18 @@ MODELS = {
     "densenet22": functools.partial(_densenet_bc, depth=22, growth_rate=12),
 }
 
+# tf.keras.applications architectures, apart from the CIFAR networks above (which carry
+# the reference's parameter counts and layouts); `build` takes the names of both.
+APPLICATIONS = {
+    "mobilenet_v2": functools.partial(_application, tf.keras.applications.MobileNetV2,
+                                      alpha=0.35),
+    "mobilenet_v3_small": functools.partial(_application,
+                                            tf.keras.applications.MobileNetV3Small,
+                                            include_preprocessing=False),
+    "efficientnet_b0": functools.partial(_application, tf.keras.applications.EfficientNetB0),
+    "resnet50": functools.partial(_application, tf.keras.applications.ResNet50),
+}
+
 
 def build(name, input_shape=(32, 32, 3), num_classes=10,
           mean=(0., 0., 0.), std=(1., 1., 1.), seed=0):
@@ -250,13 +276,14 @@ def build(name, input_shape=(32, 32, 3), num_classes=10,
     `tf.keras.utils.set_random_seed`, which also reseeds Python's `random`,
     NumPy and TensorFlow globally: two builds with one seed get equal weights.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}")
+    builders = {**MODELS, **APPLICATIONS}
+    if name not in builders:
+        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(builders)}")
     tf.keras.utils.set_random_seed(seed)
     inputs = tf.keras.Input(input_shape)
     x = layers.Normalization(mean=[float(m) for m in mean],
                              variance=[float(s) ** 2 for s in std])(inputs)
-    return tf.keras.Model(inputs, MODELS[name](x, num_classes), name=name)
+    return tf.keras.Model(inputs, builders[name](x, num_classes), name=name)
 
 
 def count_params(model):

@@ -8,7 +8,11 @@ part of its channel). Inputs of a layer that read a channel whose producers are 
 a filter-pruned network can be physically shrunk. A BatchNormalization whose input
 channel is dead still emits a constant (its shift), which the next layers would read;
 shrinking would change the function. So the scale and shift of dead channels are zeroed
-and held at zero while retraining, and count as removed parameters.
+and held at zero while retraining, and count as removed parameters. A depthwise
+convolution's channel c reads only channel c: its kernel and bias of a channel whose
+input is dead, or whose output no layer reads, are zeroed and held alike. Depthwise
+kernels are not prunable weights of their own (the methods score Conv2D and Dense, as
+the study's do; see docs/methods.md): they die with their channel.
 
 zero_gradient (the reference's, torchprune's CompressedNet._propagate_compression): the
 masked network's gradient of the training loss on the scoring batch S, in inference
@@ -36,20 +40,41 @@ class Settled(typing.NamedTuple):
     held: bool  # `others` stay zero through retraining (graph) or are zeroed once
 
 
-def _dead_norm_channels(graph, alive):
-    """{BatchNormalization layer name: bool per channel} for BNs with a dead channel."""
+def _tied_to_channels(layer):
+    """Are `layer`'s weights per channel of its input (BatchNormalization, a depthwise
+    convolution of depth multiplier 1)?"""
+    return (isinstance(layer, tf.keras.layers.BatchNormalization)
+            or (isinstance(layer, tf.keras.layers.DepthwiseConv2D)
+                and layer.depth_multiplier == 1))
+
+
+def _dead_norm_channels(graph, alive, used):
+    """{layer name: bool per channel} for the channel-tied layers (BatchNormalization,
+    DepthwiseConv2D) with a dead channel: its input is dead, or (depthwise) its output
+    is read by no layer."""
     result = {}
     for layer, inbound in graph.nodes:
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
+        if _tied_to_channels(layer):
             live = channels.per_channel(alive[inbound[0]])
+            if isinstance(layer, tf.keras.layers.DepthwiseConv2D):
+                live = live & channels.per_channel(used[layer.name])
             if not live.all():
                 result[layer.name] = live
     return result
 
 
+def channel_keep(weight, keep):
+    """0/1 array of `weight`'s shape from a channel-tied layer's bool per channel: a
+    depthwise kernel (kh, kw, C, 1) has its channels on the second to last axis."""
+    trailing = 1 if len(weight.shape) == 4 else 0
+    keep = np.asarray(keep, np.float32).reshape(len(keep), *[1] * trailing)
+    return np.broadcast_to(keep, weight.shape).copy()
+
+
 def settle(model, masks, graph=None):
     """The graph rule: (masks with every weight zeroed that can no longer affect the
-    output, {BatchNormalization layer name: bool per channel, False where it is dead}).
+    output, {channel-tied layer name (BatchNormalization, DepthwiseConv2D): bool per
+    channel, False where it is dead}).
 
     `masks` are 0/1 arrays in the order of `wrappers.prunable_layers(model)`; the kernels
     are read from the model and multiplied by them. `graph`: the model's
@@ -76,13 +101,15 @@ def settle(model, masks, graph=None):
             changed |= view.sum() != before
         if not changed:
             break
-    return masks, _dead_norm_channels(graph, alive)
+    return masks, _dead_norm_channels(graph, alive, used)
 
 
 def dead_norm_params(model, norm_channels):
-    """Trainable BatchNormalization parameters of the dead channels (scale and shift)."""
-    return sum(int(np.count_nonzero(~keep)) * len(model.get_layer(name).trainable_weights)
-               for name, keep in norm_channels.items())
+    """Trainable parameters of the dead channels of channel-tied layers (a BN's scale and
+    shift, a depthwise convolution's kernel and bias)."""
+    return sum(int(np.count_nonzero(channel_keep(weight, keep) == 0))
+               for name, keep in norm_channels.items()
+               for weight in model.get_layer(name).trainable_weights)
 
 
 class GraphRule:
@@ -94,7 +121,8 @@ class GraphRule:
 
     def settle(self, masks):
         masks, norm_channels = settle(self.model, masks, self.graph)
-        others = tuple((weight, keep.astype(np.float32)) for name, keep in norm_channels.items()
+        others = tuple((weight, channel_keep(weight, keep))
+                       for name, keep in norm_channels.items()
                        for weight in self.model.get_layer(name).trainable_weights)
         return Settled(masks, dead_norm_params(self.model, norm_channels), others, True)
 
