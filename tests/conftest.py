@@ -5,10 +5,12 @@ import os
 import runpy
 import shutil
 
+import numpy as np
 import pytest
 
 import tfprune  # noqa: F401  (before TensorFlow, in every test process)
 from tfprune import compare, pipeline
+from tfprune.data import Dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CIFAR_DIR = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-batches-bin")
@@ -82,3 +84,13 @@ def copy(finished, tmp_path):
     path = str(tmp_path / "copy")
     shutil.copytree(finished[0], path)
     return path
+
+
+def random_dataset():
+    """96 random 32x32 images with random labels of 10 classes (64 train, 16 validation,
+    16 test): a data set for tests of training plumbing."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, 96).astype(np.int32)
+    return Dataset("random", "test", images[:64], labels[:64], images[64:80], labels[64:80],
+                   images[80:], labels[80:], 10, (127.0,) * 3, (70.0,) * 3)

@@ -16,21 +16,16 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
-from conftest import ROOT, results_differences
+from conftest import ROOT, random_dataset, results_differences
 from tfprune import cascade, errors, methods, models, precision, storage, train, wrappers
 from tfprune import config as config_lib
-from tfprune.data import Dataset
 
 BF16 = "mixed_bfloat16"
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8)
-    labels = rng.integers(0, 10, 96).astype(np.int32)
-    dataset = Dataset("random", "test", images[:64], labels[:64], images[64:80], labels[64:80],
-                      images[80:], labels[80:], 10, (127.0,) * 3, (70.0,) * 3)
+    dataset = random_dataset()
     config = config_lib.base()
     config.train.update(dict(epochs=2, batch_size=32))
     config.data.augment = "none"

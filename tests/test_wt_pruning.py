@@ -9,18 +9,14 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
+from conftest import random_dataset
 from tfprune import cascade, config as config_lib, methods, models, train, wrappers
-from tfprune.data import Dataset
 
 
 @pytest.fixture(scope="module")
 def tiny():
     """A trained-for-one-epoch small CNN and a random data set of 32x32 images."""
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8)
-    labels = rng.integers(0, 10, 96).astype(np.int32)
-    dataset = Dataset("random", "test", images[:64], labels[:64], images[64:80], labels[64:80],
-                      images[80:], labels[80:], 10, (127.0,) * 3, (70.0,) * 3)
+    dataset = random_dataset()
     config = config_lib.base()
     config.train.epochs = 1
     config.train.batch_size = 32
