@@ -21,7 +21,7 @@ from absl import app, flags, logging
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from tfprune import config as config_lib
-from tfprune import data, models, train, wrappers
+from tfprune import data, models, precision, train, wrappers
 
 
 class StepClock(tf.keras.callbacks.Callback):
@@ -99,6 +99,8 @@ def main(argv=None):
     model_flag = flags.DEFINE_string("model", "resnet20", "Registered model to profile.")
     steps = flags.DEFINE_integer("steps", 20, "Traced training steps (after 5 untraced ones).")
     wrapped = flags.DEFINE_bool("wrapped", False, "Train under the pruning wrappers.")
+    policy = flags.DEFINE_enum("precision", precision.FLOAT32, precision.EVAL_PRECISIONS,
+                               "Training policy (tfprune.precision), e.g. mixed_bfloat16.")
     workdir_flag = flags.DEFINE_string("workdir", "", "Where the trace goes (default: temp).")
     top = flags.DEFINE_integer("top", 12, "Op types to list.")
 
@@ -107,12 +109,15 @@ def main(argv=None):
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, (5000, 32, 32, 3), dtype=np.uint8)
         labels = rng.integers(0, 10, len(images)).astype(np.int32)
-        model = models.build(model_flag.value, (32, 32, 3), 10, (125.0,) * 3, (63.0,) * 3)
+        model = precision.with_policy(
+            models.build(model_flag.value, (32, 32, 3), 10, (125.0,) * 3, (63.0,) * 3),
+            policy.value)
         workdir = workdir_flag.value or tempfile.mkdtemp(prefix="tfprune-profile-")
         ops, input_seconds, wall = profile_training(model, images, labels, steps.value,
                                                     workdir, wrapped=wrapped.value)
         total = sum(ops.values())
-        print(f"{model_flag.value}{' under pruning wrappers' if wrapped.value else ''}: "
+        print(f"{model_flag.value} at {policy.value}"
+              f"{' under pruning wrappers' if wrapped.value else ''}: "
               f"{steps.value} steps of 128 images in {wall:.2f} s wall; op threads busy "
               f"{total:.2f} s, input pipeline threads {input_seconds:.2f} s "
               f"({input_seconds / (total + input_seconds):.1%} of both)")
