@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from export import litert
+from export import litert, pqat
 from export import variants as variants_lib
 from tfprune import evaluate, flops, models, storage, workdir
 
@@ -40,7 +40,7 @@ def gzip_size(content):
 
 
 def export_and_evaluate(network_id, checkpoint, structured, run_dir, settings, representative,
-                        measure, required, sources, parent_id=None, log=print):
+                        measure, required, sources, training, parent_id=None, log=print):
     """Convert (once), time (once per latency setting) and evaluate (once) each variant of
     `settings.variants` of a checkpoint: {variant: dict(file, size_bytes, gzip_bytes,
     delegate, params, macs, tiled_macs, output_tile, latency, parent_latency, outputs)}.
@@ -49,12 +49,16 @@ def export_and_evaluate(network_id, checkpoint, structured, run_dir, settings, r
     first); `settings` is the run's `export` config; `representative` the calibration
     images; `measure(logits_of)` computes the run's outputs (see tfprune.evaluate) from a
     function that runs the network; `required` are the keys a stored result must hold,
-    `sources` the digests it is derived from besides the file's (evaluate.cached_outputs).
+    `sources` the digests it is derived from besides the file's (evaluate.cached_outputs);
+    `training` (an export.pqat.Training) what the fine-tuned variants fine-tune with.
     A pruned network is timed interleaved with the file of the same variant of `parent_id`
     (exported before it), whose time is its `parent_latency`: the speed-up is their ratio.
 
-    A file's facts record its digest and its checkpoint's: a file whose facts are missing,
-    or that changed, or was exported from another checkpoint, is exported again.
+    A file's facts record its digest and its checkpoint's (and a fine-tuned variant's, its
+    stored PQAT weights'): a file whose facts are missing, or that changed, or was exported
+    from another checkpoint or weights, is exported again. A fine-tuned variant's facts
+    also count the zero weights of the Keras network (its pruning pattern) and the
+    fraction of them still zero in the file: pruned_zeros, pruned_zeros_kept.
     """
     model = functools.cache(lambda: variants_lib.deployable(storage.load_model(checkpoint),
                                                             structured))
@@ -63,13 +67,23 @@ def export_and_evaluate(network_id, checkpoint, structured, run_dir, settings, r
     for variant in variants_lib.parse(settings.variants):
         path = workdir.tflite_file(run_dir, network_id, variant)
         facts_path = workdir.tflite_facts(run_dir, network_id, variant)
-        content, facts = _verified_export(path, facts_path, checkpoint_digest, log)
+        made_from = dict(checkpoint_sha256=checkpoint_digest)
+        tuned = None
+        if variants_lib.VARIANTS[variant].fine_tuned:
+            tuned = pqat.FineTuned(model, training, workdir.pqat_weights(run_dir, network_id),
+                                   checkpoint_digest, network_id, log)
+            made_from["pqat_weights_sha256"] = tuned.digest
+        content, facts = _verified_export(path, facts_path, made_from, log)
         if content is None:
-            content = variants_lib.convert(model(), variant, representative)
+            content = variants_lib.convert(tuned.network() if tuned else model(), variant,
+                                           representative)
             storage.write_bytes(path, content)
             log(f"{network_id}: exported {os.path.relpath(path, run_dir)}")
-            facts = dict(tflite_sha256=storage.bytes_digest(content),
-                         checkpoint_sha256=checkpoint_digest)
+            facts = dict(tflite_sha256=storage.bytes_digest(content), **made_from)
+            if tuned:
+                zeros, kept = pqat.zeros_kept(model(), content)
+                facts.update(pruned_zeros=zeros, pruned_zeros_kept=kept / zeros if zeros else None,
+                             pqat_history=tuned.history())
         interpreter = litert.TFLiteModel(content, threads=settings.threads,
                                          batch_size=settings.batch_size, name=path)
         files = [content] + ([storage.read_bytes(workdir.tflite_file(
@@ -101,12 +115,15 @@ def export_and_evaluate(network_id, checkpoint, structured, run_dir, settings, r
 
 
 # Facts that say what a file was made from, not what it is; results.json leaves them out.
-_PROVENANCE = ("latency_settings", "tflite_sha256", "checkpoint_sha256")
+_PROVENANCE = ("latency_settings", "tflite_sha256", "checkpoint_sha256", "pqat_weights_sha256")
+# What each digest a file is made from stands for, in the log line that exports it again.
+_MADE_FROM = dict(checkpoint_sha256="its checkpoint", pqat_weights_sha256="its PQAT weights")
 
 
-def _verified_export(path, facts_path, checkpoint_digest, log):
-    """(content, facts) of an exported file its facts vouch for: made from the checkpoint
-    of `checkpoint_digest`, unchanged since; (None, {}) when it must be exported (again)."""
+def _verified_export(path, facts_path, made_from, log):
+    """(content, facts) of an exported file its facts vouch for: made from the files of
+    the digests `made_from` ({fact: digest}), unchanged since; (None, {}) when it must be
+    exported (again)."""
     if not storage.exists(path):
         return None, {}
     facts = _stored_facts(facts_path)
@@ -119,8 +136,9 @@ def _verified_export(path, facts_path, checkpoint_digest, log):
             problem = f"{os.path.basename(facts_path)} is missing or unreadable"
         elif facts.get("checkpoint_sha256") is None:
             problem = f"{os.path.basename(facts_path)} does not say what it was exported from"
-        elif facts["checkpoint_sha256"] != checkpoint_digest:
-            problem = "its checkpoint changed since"
+        elif any(facts.get(fact) != digest for fact, digest in made_from.items()):
+            problem = " and ".join(_MADE_FROM[fact] for fact, digest in made_from.items()
+                                   if facts.get(fact) != digest) + " changed since"
         elif facts.get("tflite_sha256") != storage.bytes_digest(content):
             problem = "the file changed since it was measured"
         else:

@@ -2,7 +2,8 @@
 
 Exports and evaluates the networks of a finished run in the given TFLite variants
 (export.variants; default: the run's export.variants) with ai-edge-litert's interpreter;
-`tfprune.run` does the same when `export.tflite` is on. Files and measurements already
+`tfprune.run` does the same when `export.tflite` is on. pqat_int8 fine-tunes each network
+first (export.pqat), on the run's training data. Files and measurements already
 in the workdir are kept; latencies are timed again when their settings change. An
 unfinished run is refused (exporting it would train what it lacks first), and so is a
 workdir another command holds (tfprune.lock).

@@ -13,6 +13,9 @@ physically shrunk first, see `deployable`):
   dequantizes logits with them.
 - sparse: float32, zero weights stored in TFLite's sparse format (EXPERIMENTAL_SPARSITY).
 - sparse_int8: int8 as above, with the sparse format.
+- pqat_int8: int8 as above, of the network fine-tuned quantization-aware first with its
+  zeros kept (export.pqat: pruning-preserving QAT, export.pqat_epochs at
+  export.pqat_lr); the file's facts count the pruned zeros that survived in it.
 """
 import dataclasses
 
@@ -31,6 +34,7 @@ class Variant:
     sparse: bool = False  # tf.lite.Optimize.EXPERIMENTAL_SPARSITY
     float16: bool = False  # float16 weights
     integer: bool = False  # full integer, int8 input and output; needs representative data
+    fine_tuned: bool = False  # converted from the network after PQAT (export.pqat)
 
 
 VARIANTS = {v.name: v for v in (
@@ -40,6 +44,7 @@ VARIANTS = {v.name: v for v in (
     Variant("int8", quantized=True, integer=True),
     Variant("sparse", sparse=True),
     Variant("sparse_int8", quantized=True, sparse=True, integer=True),
+    Variant("pqat_int8", quantized=True, integer=True, fine_tuned=True),
 )}
 
 
@@ -59,7 +64,8 @@ def parse(names, key="config.export.variants"):
 
 
 def convert(model, variant="float32", representative=None):
-    """The TFLite flatbuffer of a plain Keras model in `variant` (input batch left dynamic).
+    """The TFLite flatbuffer of a Keras model in `variant` (input batch left dynamic): a
+    plain one, or for a fine-tuned variant its quantization-aware network (export.pqat).
     `representative`: calibration images for the integer variants."""
     options = VARIANTS[variant]
     converter = tf.lite.TFLiteConverter.from_keras_model(model)

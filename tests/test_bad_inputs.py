@@ -345,7 +345,7 @@ CASES = [
     ("momentum_above_one", lambda c: c.on_finished("--config.train.momentum=1.5"),
      "config.train.momentum: 1.5 is out of range; allowed: [0, 1]"),
     ("empty_method_list", lambda c: c.on_finished("--config.prune.methods=,"),
-     "config.prune.methods: is empty; allowed: ft, pfp, sipp, wt"),
+     "config.prune.methods: is empty; allowed: ft, gmp, m_by_n, pfp, sipp, wt"),
     # Unknown names.
     ("unknown_model", lambda c: c.on_finished("--config.model.name=resnet200"),
      "config.model.name: unknown name 'resnet200'; allowed: "),

@@ -19,7 +19,7 @@ from conftest import ROOT, config_file
     ("prune.method", "wt,magic", "config.prune.method: unknown name 'magic'; allowed: "),
     ("prune.method", " , ", "config.prune.method: is empty"),
     ("prune.methods", "wt,sipp,wt", "config.prune.methods: wt,sipp,wt names a method twice"),
-    ("prune.methods", "wt,fp", "config.prune.methods: unknown name 'fp'; allowed: ft, pfp, sipp, wt"),
+    ("prune.methods", "wt,fp", "config.prune.methods: unknown name 'fp'; allowed: ft, gmp, m_by_n, pfp, sipp, wt"),
     ("eval.corruptions", ("gaussian_noise", "fogg"), "config.eval.corruptions: unknown name 'fogg'"),
     ("eval.severities", (3, 6), "config.eval.severities: 6 is out of range; allowed: 1, 2, 3, 4, 5"),
     ("data.val_fraction", 1.0, "config.data.val_fraction: 1.0 is out of range; allowed: (0, 1)"),
@@ -82,8 +82,9 @@ def test_cli_refuses_unknown_key_and_wrong_type(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: --config.prune.ratio: unknown key; did you mean prune.ratios? keys of prune: "
-        "budget_tolerance, channel_multiple, cycles, dead_weights, method, methods, ratios, "
-        "retrain_epochs, retrain_schedule, spacing")
+        "budget_tolerance, channel_multiple, cycles, dead_weights, gmp_end, gmp_frequency, "
+        "method, methods, ratios, retrain_epochs, retrain_schedule, rewind, rewind_epoch, "
+        "spacing")
     result = _run("--config", "configs/quickstart.py", f"--workdir={tmp_path}",
                   "--config.train.epochs=many")
     assert result.returncode != 0 and "train.epochs" in result.stderr

@@ -19,10 +19,10 @@ LAYERS = {
     "tfprune": FOUNDATION, "tfprune.errors": FOUNDATION, "tfprune.storage": FOUNDATION,
     "tfprune.workdir": FOUNDATION, "tfprune.native_logs": FOUNDATION, "tfprune.lock": FOUNDATION,
     **{f"tfprune.{name}": DOMAIN for name in (
-        "data", "corruptions", "distributions", "models", "train", "strategy", "wrappers",
-        "channels", "structure", "sensitivity", "methods", "flops", "metrics", "evaluate",
-        "results", "precision", "verdicts", "tables")},
-    "export": EXPORT_REPORT, "tfprune.report": EXPORT_REPORT,
+        "data", "image_sources", "corruptions", "distributions", "models", "train", "strategy",
+        "wrappers", "channels", "structure", "sensitivity", "methods", "flops", "metrics",
+        "evaluate", "results", "precision", "verdicts", "tables", "user_models")},
+    "export": EXPORT_REPORT, "export.pqat": EXPORT_REPORT, "tfprune.report": EXPORT_REPORT,
     **{f"tfprune.{name}": ORCHESTRATION for name in (
         "config", "study", "pipeline", "cascade", "sweep", "cli")},
     "export.kit": ORCHESTRATION,

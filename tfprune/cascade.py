@@ -1,10 +1,14 @@
 """Iterative prune-retrain ("cascade") of one method: each cycle prunes the previous
 cycle's network to the next target ratio and retrains it with the rewound schedule.
 
-A Keras callback lets the method choose the masks when retraining begins; TF-MOT's
-one-shot schedule installs them at the first step and keeps them fixed. Each finished
-cycle is saved (stripped, atomically) before the next begins, so a rerun continues
-after the last finished cycle.
+How a cycle's masks come about is the method's declaration (tfprune.methods.registry):
+a method that assigns them chooses them in a Keras callback when retraining begins, and
+TF-MOT's one-shot schedule installs them at the first step and keeps them fixed; gmp's
+come from TF-MOT's magnitude pruning during retraining (its schedule from the previous
+cycle's sparsity to the cycle's); m_by_n's are TF-MOT's 2:4 masks, made once. Weight
+rewinding (prune.rewind=weights) then resets the surviving weights to the parent's
+rewind point. Each finished cycle is saved (stripped, atomically) before the next
+begins, so a rerun continues after the last finished cycle.
 """
 import dataclasses
 import time
@@ -15,6 +19,7 @@ import tfprune  # noqa: F401
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
+from export import variants as variants_lib
 from tfprune import config as config_lib
 from tfprune import methods as methods_lib
 from tfprune import strategy as strategy_lib
@@ -33,8 +38,18 @@ def nonzero_params(model):
 
 
 def layer_sparsity(model):
-    return {layer.name: float(1.0 - np.count_nonzero(layer.kernel.numpy()) / layer.kernel.shape.num_elements())
+    return {layer.name: float(1.0 - np.count_nonzero(layer.kernel.numpy())
+                              / layer.kernel.shape.num_elements())
             for layer in wrappers.prunable_layers(model)}
+
+
+class InstallFirstMasks(tf.keras.callbacks.Callback):
+    """When retraining begins, TF-MOT's own wrappers make and apply their first masks
+    (tfprune.wrappers.install_first_masks): m_by_n's, chosen on the cycle's starting
+    weights before any rewinding."""
+
+    def on_train_begin(self, logs=None):
+        wrappers.install_first_masks(self.model)
 
 
 class PruneToRatio(tf.keras.callbacks.Callback):
@@ -102,6 +117,24 @@ class Cycle:
     path: str  # the stripped checkpoint
 
 
+def _masking(declared, method, model, trained, keep_counts, sparsity_before, steps, data):
+    """(wrapped model, the callbacks that make its masks, what the record adds) of one
+    cycle of the `declared` method (bound: `method`), by how its masks come about."""
+    sparsity = 1.0 - keep_counts[-1] / wrappers.prunable_count(model)
+    if declared.masks == methods_lib.GRADUAL:
+        schedule = method(sparsity_before, sparsity, steps)
+        return (wrappers.wrap(trained, schedule, wrappers.MAGNITUDE), [],
+                dict(schedule=dict(schedule.get_config()["config"], steps=steps)))
+    if declared.masks == methods_lib.M_BY_N:
+        options = method(model)
+        zeros, block = options["sparsity_m_by_n"]
+        wrapped = wrappers.wrap(trained, wrappers.one_shot_schedule(zeros / block),
+                                wrappers.MAGNITUDE, **options)
+        return wrapped, [InstallFirstMasks()], {}
+    wrapped = wrappers.wrap(trained, wrappers.one_shot_schedule(sparsity))
+    return wrapped, [PruneToRatio(method, keep_counts, *data, model, trained)], {}
+
+
 def run(method_name, parent_path, dataset, config, run_dir, log=print):
     """Yield each finished cycle (method, index, ratio, id, checkpoint), training those not
     done: one per chunk of config_lib.target_chunks, pruned through its keep ratios.
@@ -109,7 +142,8 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
     Networks are loaded, wrapped, trained and stripped under the config's strategy
     (tfprune.strategy), and left outside it while the caller evaluates a cycle.
     """
-    method = methods_lib.get(method_name).bind(config.prune)
+    declared = methods_lib.get(method_name)
+    method = declared.bind(config.prune)
     strategy = strategy_lib.get(config.train.strategy)
     chosen = precision.resolve(config.train.precision)
     output = strategy_lib.output_dir(run_dir)
@@ -119,6 +153,8 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
     images, labels = dataset.val_images.astype(np.float32), dataset.val_labels
     ratios = config_lib.target_ratios(config.prune)
     chunks = config_lib.target_chunks(config.prune)
+    epochs = config.prune.retrain_epochs
+    rewind_point = None  # read when a cycle is to be trained
     for index, (ratio, chunk) in enumerate(zip(ratios, chunks), start=1):
         network_id = workdir.cycle_id(method_name, index)
         cycle = Cycle(method_name, index, ratio, network_id,
@@ -134,20 +170,27 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
         started = time.time()
         keep_counts = [keep_budget(model, r, total_params)
                        for r in [1.0 - keep for keep in chunk[:-1]] + [ratio]]
+        if config.prune.rewind == "weights" and rewind_point is None:
+            rewind_point = train.load_rewind_point(
+                workdir.rewind_point(run_dir, config.prune.rewind_epoch), parent_path)
         saved_path = workdir.checkpoint(output, network_id)
-        epochs = config.prune.retrain_epochs
         log_dir = workdir.training_logs(output, network_id)
+        # gmp starts where the previous cycle ended: its per-layer sparsity
+        sparsity_before = 1.0 - keep_budget(model, ratios[index - 2] if index > 1 else 0.0,
+                                            total_params) / wrappers.prunable_count(model)
         with strategy.scope():
-            schedule = wrappers.one_shot_schedule(
-                1.0 - keep_counts[-1] / wrappers.prunable_count(model))
             trained = precision.with_policy(model, chosen.policy)
-            wrapped = wrappers.wrap(trained, schedule)
-            prune = PruneToRatio(method, keep_counts, images, labels, model, trained)
-            callbacks = [prune, tfmot.sparsity.keras.UpdatePruningStep(),
+            wrapped, starting, added = _masking(
+                declared, method, model, trained, keep_counts, sparsity_before,
+                epochs * train.steps_per_epoch(dataset, config.train), (images, labels))
+            if rewind_point is not None:
+                starting.append(train.RewindWeights(trained, rewind_point))
+            callbacks = [*starting, tfmot.sparsity.keras.UpdatePruningStep(),
                          tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
             if epochs == 0:
-                prune.set_model(wrapped)
-                prune.on_train_begin()
+                for callback in starting:
+                    callback.set_model(wrapped)
+                    callback.on_train_begin()
             history = train.fit(wrapped, dataset, config, epochs, callbacks,
                                 seed=config.seed + index, backup_dir=backup_dir,
                                 stage=f"{method_name} cycle {index} (prune ratio {ratio:.3f})")
@@ -155,15 +198,21 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
                                                                  precision.FLOAT32))
             # Continue from the file, as a resumed run does, so both see the same network.
             model = storage.load_model(saved_path)
+        if declared.check:
+            added[method_name] = declared.check(model, variants_lib.convert(model, "float32"))
         achieved = 1.0 - nonzero_params(model) / total_params
         storage.write_json(workdir.record(saved_path), dict(
             method=method_name, index=index, target_ratio=ratio, prune_ratio=achieved,
             params_total=total_params, params_nonzero=nonzero_params(model),
             layer_sparsity=layer_sparsity(model), history=history,
             replicas=strategy.num_replicas_in_sync, precision=chosen.as_dict(),
-            train_seconds=time.time() - started))
+            rewind=dict(kind=config.prune.rewind, **(
+                {} if rewind_point is None else {"epoch": config.prune.rewind_epoch})),
+            train_seconds=time.time() - started, **added))
         train.discard_backup(backup_dir)
         log(f"[{method_name}] cycle {index}/{len(ratios)}: target {ratio:.1%}, pruned "
             f"{achieved:.2%} of {total_params:,} parameters, val acc "
-            f"{history.get('val_accuracy', [float('nan')])[-1]:.4f}, {time.time() - started:.0f}s")
+            f"{history.get('val_accuracy', [float('nan')])[-1]:.4f}, {time.time() - started:.0f}s"
+            + (f"; {added[method_name]['verdict']}" if declared.check else ""))
         yield cycle
+

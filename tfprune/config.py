@@ -16,12 +16,13 @@ import re
 import ml_collections
 
 from export import variants as variants_lib
-from tfprune import (corruptions, data, distributions, errors, methods, models, precision,
-                     strategy, structure, train)
+from tfprune import (corruptions, data, distributions, errors, image_sources, methods, models,
+                     precision, storage, strategy, structure, train, user_models)
 
 SPACING_KINDS = ("geometric", "linear")
 # Tuple-valued keys that hold numbers; every other tuple holds names or specs (strings).
-NUMBER_TUPLES = ("train.lr_milestones", "prune.ratios", "eval.severities")
+NUMBER_TUPLES = ("train.lr_milestones", "prune.ratios", "eval.severities", "data.image_size",
+                 "data.mean", "data.std")
 _SEGMENT = re.compile(r"^\s*(\w+)\(\s*([^)]*)\)\s*$")
 
 
@@ -33,21 +34,43 @@ def base():
     # more than one; see tfprune.sweep). () = just `seed`.
     config.seeds = ()
     config.data = dict(
-        name="digits",  # a key of tfprune.data.DATASETS
-        dir="",  # cifar10: folder in the official binary format (offline source)
-        tfds_data_dir="",  # cifar10: tensorflow-datasets data_dir (online source)
+        name="digits",  # a key of tfprune.data.DATASETS: digits, cifar10, folder, npz, tfds
+        # cifar10: folder in the official binary format (offline source) | folder: the
+        # image folder (class subfolders, or train/ and test/ of them; docs/data.md)
+        dir="",
+        file="",  # npz: the .npz file (x_train, y_train[, x_test, y_test, class_names])
+        tfds_name="",  # tfds: a tensorflow-datasets image-classification set, e.g. "mnist"
+        tfds_data_dir="",  # cifar10, tfds: tensorflow-datasets data_dir (prepared offline)
+        # (height, width) every image is brought to; () = as stored (one size throughout)
+        image_size=(),
+        fit="resize",  # how images meet image_size: resize (stretched) | center_crop
+        test_fraction=0.2,  # folder, npz, tfds without a test split: seeded, per class
         # auto: the data set's fixed mean/std where it declares them (CIFAR-10: the
-        # reference's), else the training split's | train_split (tfprune.data)
+        # reference's), else the training split's | train_split | explicit (data.mean,
+        # data.std) | model (none added: the model normalises its 0..255 inputs itself)
         normalization="auto",
+        mean=(),  # normalization=explicit: per-channel (R, G, B) mean, 0..1 scale
+        std=(),  # normalization=explicit: per-channel std, 0..1 scale
         val_fraction=0.1,  # held out from training, seeded; scoring batches come from it
-        augment="crop_flip",  # crop_flip | crop | none (pad 4, random crop, h-flip)
+        # crop_flip | crop | none (pad 4 px, an eighth of the side above 32 px; random
+        # crop, h-flip)
+        augment="crop_flip",
         batch_augment=True,  # crop and flip whole batches (a sixth of the per-image CPU cost)
         max_train_examples=0,  # 0 = all; a cap for smoke tests
         # Robust training: none | corruptions (each image a random one of 9 CIFAR-10-C
         # corruptions at severity 0-5, as the study) | augmix (keras-cv AugMix)
         train_shift="none",
     )
-    config.model = dict(name="cnn_small")  # a key of tfprune.models.MODELS
+    config.model = dict(
+        name="cnn_small",  # a key of tfprune.models.MODELS or APPLICATIONS
+        # The user's trained classifier as the parent (docs/models.md): a .keras file, an
+        # .h5 file or a SavedModel folder, taking raw 0..255 pixels; "" = model.name
+        path="",
+        train_parent=False,  # model.path: also train it for train.epochs (from its weights)
+        # The user's network, trained as a registered one: module:function or
+        # path/to/file.py:function, (input_shape, num_classes) -> tf.keras.Model of logits
+        builder="",
+    )
     config.train = dict(
         epochs=10,
         batch_size=128,
@@ -76,7 +99,9 @@ def base():
         precision="float32",
     )
     config.prune = dict(
-        method="wt",  # a key of tfprune.methods.REGISTRY: wt, sipp, ft, pfp
+        # a key of tfprune.methods.REGISTRY: wt, sipp, ft, pfp (the study's), gmp (TF-MOT's
+        # gradual magnitude pruning), m_by_n (TF-MOT's 2:4 sparsity; one target only)
+        method="wt",
         methods="",  # several, comma-separated (e.g. "wt,sipp,ft,pfp"); overrides method
         # Target ratios, as torchprune: segments of *keep* ratios, descending, then
         # split into `cycles` chunks whose last values are the prune-retrain targets.
@@ -87,6 +112,12 @@ def base():
         # rescaled: the training schedule compressed to retrain_epochs (milestones, steps) |
         # as_training: the training schedule's epochs kept, cut at retrain_epochs (reference)
         retrain_schedule="rescaled",
+        # Where each cycle's retraining starts: lr (the pruned network's trained weights, the
+        # lr schedule rewound: Renda et al. 2020's learning-rate rewinding, the study's) |
+        # weights (its surviving weights reset to the parent's after rewind_epoch epochs of
+        # training, which the parent saves then: Frankle et al. 2019's weight rewinding)
+        rewind="lr",
+        rewind_epoch=1,  # prune.rewind=weights: 0 (the initialisation) .. train.epochs
         # Weights that can no longer affect the output, removed with the method's masks:
         # graph: by the channel graph, BatchNorm of dead channels zeroed and counted as
         #   removed (what physical shrinking needs) | zero_gradient: weights with zero
@@ -108,6 +139,10 @@ def base():
         severities=(3,),
         extra_corruptions=(),  # further "<corruption>_<severity>" sets, e.g. "fog_5"
         corruption_source="auto",  # auto (tfds cifar10_corrupted if it can be had) | generated | tfds
+        # the reference's parameter set for generated corruptions: auto (by the shorter
+        # side: cifar10 up to 45 px, tinyimagenet 46-127, imagenet from 128) | cifar10 |
+        # tinyimagenet | imagenet (tfprune.corruptions.parameters)
+        corruption_params="auto",
         # frost's textures where it is generated: auto (the reference's photographs where
         # found: frost_dir, else an installed imagecorruptions package; else generated
         # stand-ins) | photographs (refused without them) | generated
@@ -154,6 +189,10 @@ def base():
         # Output channels the runtime computes at a time (XNNPACK float, this x86 machine:
         # 16; tfprune.bench measures it): the FLOP reduction is also given counted so.
         output_tile=16,
+        # Variant pqat_int8 (export.pqat): each network fine-tuned quantization-aware with
+        # its zeros kept, for this many epochs as its cycle retrains, at this constant lr
+        pqat_epochs=2,
+        pqat_lr=1e-3,
     )
     config.lock()
     return config
@@ -270,6 +309,38 @@ def _check_tuple_items(config):
                           f"{base()[section][name] or (0.5, 0.8)!r}")
 
 
+def _check_model_source(config):
+    """model.path and model.builder exclude each other; a builder must be importable. The
+    file itself is checked when the run loads it, before it records anything."""
+    model = config.model
+    if model.path and model.builder:
+        _fail("model.builder", "and model.path both give the parent; set one of them")
+    if model.train_parent and not model.path:
+        _fail("model.train_parent", "trains a model.path parent; set model.path, or "
+              "model.train_parent=False")
+    if model.path and not storage.is_local(model.path):
+        _fail("model.path", f"{model.path} is not a local path; copy the model here first")
+    if model.path and config.eval.reference_network:
+        _fail("eval.reference_network", "trains the parent's network from scratch, which a "
+              "model.path parent was not; set eval.reference_network=False")
+    if model.builder:
+        user_models.builder_function(model.builder)
+
+
+def _check_tfmot_methods(config, names, ratios):
+    """What the methods whose masks TF-MOT makes need: gmp prunes during retraining;
+    m_by_n prunes once, to what 2:4 gives (under half of all parameters)."""
+    key = "prune.methods" if config.prune.methods else "prune.method"
+    kinds = {methods.get(name).masks: name for name in names}
+    if methods.GRADUAL in kinds and config.prune.retrain_epochs == 0:
+        _fail("prune.retrain_epochs", f"0: {kinds[methods.GRADUAL]} prunes during retraining; "
+              "set prune.retrain_epochs >= 1")
+    if methods.M_BY_N in kinds and len(ratios) != 1:
+        _fail(key, f"{kinds[methods.M_BY_N]} prunes once, to 2:4 sparsity (under 50% of all "
+              f"parameters), not through {len(ratios)} targets; give the cascade one target, "
+              "e.g. --config.prune.ratios=(0.45,)")
+
+
 def validate(config):
     """Raise ConfigError (one line naming the key and what is allowed) for a bad config."""
     _check_tuple_items(config)
@@ -281,6 +352,7 @@ def validate(config):
         _fail("seeds", f"{config.seeds!r} names a seed twice")
     _check_name("data.name", config.data.name, data.DATASETS)
     _check_name("model.name", config.model.name, {**models.MODELS, **models.APPLICATIONS})
+    _check_model_source(config)
     _check_name("data.augment", config.data.augment, data.AUGMENTATIONS)
     _check_name("data.normalization", config.data.normalization, data.NORMALIZATIONS)
     _check_name("data.train_shift", config.data.train_shift, data.TRAIN_SHIFTS)
@@ -305,6 +377,12 @@ def validate(config):
         _check_name(key, name, methods.REGISTRY)
     if len(set(names)) != len(names):
         _fail(key, f"{','.join(names)} names a method twice")
+    _check_name("prune.rewind", config.prune.rewind, train.REWINDS)
+    if config.prune.rewind == "weights":
+        _check_range(config, "prune.rewind_epoch", 0, config.train.epochs)
+        if config.model.path and not config.model.train_parent:
+            _fail("prune.rewind", "weights rewinds to the parent's training, and a model.path "
+                  "parent is not trained here; set model.train_parent=True, or prune.rewind=lr")
     for name in config.eval.corruptions:
         _check_name("eval.corruptions", name, corruptions.CORRUPTIONS)
     for name in config.eval.extra_corruptions:
@@ -317,6 +395,12 @@ def validate(config):
     _check_name("eval.corruption_source", config.eval.corruption_source,
                 distributions.CORRUPTION_SOURCES)
     _check_name("eval.frost", config.eval.frost, distributions.FROST_TEXTURES)
+    _check_name("eval.corruption_params", config.eval.corruption_params,
+                corruptions.PARAMETER_CHOICES)
+    if config.eval.corruption_source == "tfds" and config.eval.corruption_params not in (
+            "auto", "cifar10"):
+        _fail("eval.corruption_source", f"tfds holds CIFAR-10-C, not corruptions with "
+              f"{config.eval.corruption_params} parameters; set eval.corruption_source=generated")
     if config.eval.corruption_source == "tfds" and config.data.name != "cifar10":
         _fail("eval.corruption_source", "tfds has CIFAR-10-C only; set data.name=cifar10 or "
               "eval.corruption_source=generated")
@@ -352,6 +436,8 @@ def validate(config):
     for key in ("export.latency_runs", "export.latency_warmup"):
         _check_range(config, key, 0)
     _check_range(config, "export.latency_batch_runs", 1)
+    _check_range(config, "export.pqat_epochs", 1)
+    _check_range(config, "export.pqat_lr", 0, 1, low_open=True)
     variants_lib.parse(config.export.variants)
     for key in ("train.momentum", "train.lr_gamma"):
         _check_range(config, key, 0, 1)
@@ -372,5 +458,32 @@ def validate(config):
     for ratio in ratios:
         if not 0 <= ratio < 1:
             _fail("prune.spacing", f"gives prune ratio {ratio}; allowed: [0, 1)")
+    _check_tfmot_methods(config, names, ratios)
     if config.data.name == "cifar10" and config.data.dir and config.data.tfds_data_dir:
         _fail("data.dir", "set either data.dir (binary folder) or data.tfds_data_dir, not both")
+    _validate_user_data(config)
+
+
+def _validate_user_data(config):
+    """The keys of a user's images (data.name folder, npz, tfds; docs/data.md)."""
+    data_config = config.data
+    for name, key in (("folder", "dir"), ("npz", "file"), ("tfds", "tfds_name")):
+        if data_config.name == name and not data_config[key]:
+            _fail(f"data.{key}", f"is empty; data.name={name} reads its images from it")
+    size = data_config.image_size
+    if size and (len(size) != 2 or any(side != int(side) or side < 1 for side in size)):
+        _fail("data.image_size", f"{size!r}: write (height, width) in whole pixels >= 1, "
+              "or () for the images' own size")
+    _check_name("data.fit", data_config.fit, image_sources.FITS)
+    _check_range(config, "data.test_fraction", 0, 1, low_open=True, high_open=True)
+    explicit = data_config.normalization == "explicit"
+    for key in ("mean", "std"):
+        values = data_config[key]
+        if explicit and (len(values) != 3 or any(not 0 <= v <= 1 for v in values)
+                         or (key == "std" and min(values) <= 0)):
+            _fail(f"data.{key}", f"{values!r}: write three per-channel values (R, G, B) on "
+                  f"the 0..1 scale{', each > 0' if key == 'std' else ''}, e.g. "
+                  f"{(0.485, 0.456, 0.406) if key == 'mean' else (0.229, 0.224, 0.225)}")
+        if values and not explicit:
+            _fail(f"data.{key}", f"is set but data.normalization={data_config.normalization!r}"
+                  f" ignores it; set data.normalization=explicit, or data.{key}=()")

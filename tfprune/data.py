@@ -1,8 +1,11 @@
 """Data sets by name, as uint8 image arrays, and the tf.data pipelines that train on them.
 
-Every data set is held in memory as uint8 (N, 32, 32, 3) arrays: CIFAR-10 is 180 MB that
-way, and corruptions, TFLite evaluation and the on-device kit all want raw pixels.
-Normalisation is the first layer of every model, so exported models take pixels too.
+Every data set is held in memory as uint8 (N, H, W, 3) arrays, at its own size or at
+data.image_size: CIFAR-10 is 180 MB that way, and corruptions, TFLite evaluation and the
+on-device kit all want raw pixels. Normalisation is the first layer of every model (or
+the model's own, data.normalization=model), so exported models take pixels too. Besides
+the registry's sets, a user's images come from a folder, an .npz file or any
+tensorflow-datasets image-classification set (tfprune.image_sources, docs/data.md).
 """
 import dataclasses
 import glob
@@ -16,16 +19,20 @@ import numpy as np
 import tfprune  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 
-from tfprune import corruptions, errors
+from tfprune import corruptions, errors, image_sources
 
 AUGMENTATIONS = ("crop_flip", "crop", "none")
-CROP_PADDING = 4  # zero pixels on each side before the random crop, as the study
+# Zero pixels on each side before the random crop, as the study at 32 px; larger images
+# pad in proportion (an eighth of the side), smaller ones keep 4 (crop_padding).
+CROP_PADDING = 4
 TRAIN_SHIFTS = ("none", "corruptions", "augmix")
 # The study's robust-training arm corrupts training images with these nine; the other
 # ten CIFAR-10-C corruptions stay held out for testing.
 ROBUST_CORRUPTIONS = ("contrast", "elastic_transform", "gaussian_blur", "impulse_noise",
                       "motion_blur", "pixelate", "shot_noise", "snow", "zoom_blur")
-CIFAR10_CLASSES = 10
+CIFAR10_CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                       "horse", "ship", "truck")
+CIFAR10_CLASSES = len(CIFAR10_CLASS_NAMES)
 _CIFAR_RECORD = 1 + 32 * 32 * 3
 _CIFAR_RECORDS_PER_FILE = 10000
 _CIFAR_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
@@ -33,14 +40,19 @@ _CIFAR_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
 # (torchprune's training/cifar/common.yaml). The noise study's eps is in these units.
 CIFAR10_NORMALIZATION = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
 # data.normalization: auto = the data set's fixed constants where it declares them, else
-# the training split's statistics | train_split = the training split's statistics.
-NORMALIZATIONS = ("auto", "train_split")
+# the training split's statistics | train_split = the training split's statistics |
+# explicit = data.mean and data.std | model = none added: the model normalises its inputs.
+NORMALIZATIONS = ("auto", "train_split", "explicit", "model")
+# tensorflow-datasets' own storage, which tells offline from online for a set by name.
+TFDS_HOST = "storage.googleapis.com"
 
 
 @dataclasses.dataclass(frozen=True)
 class Source:
     """A data set of the registry: its loader, and the normalisation its models use."""
-    load: typing.Callable  # (data_config, seed) -> train x, y, test x, y, classes, source
+    # (data_config, seed) -> train x, y, test x, y, class names, source; images uint8
+    # (N, H, W[, C]) of one size, at data.image_size where the loader fits them itself
+    load: typing.Callable
     normalization: tuple = None  # fixed (mean, std) per channel, 0..1 scale; None: none
 
 
@@ -57,9 +69,16 @@ class Dataset:
     num_classes: int
     mean: tuple  # per channel, on the 0..255 scale (data.normalization)
     std: tuple
+    class_names: tuple = ()
+
+    @property
+    def image_shape(self):
+        """(height, width, channels) of every image."""
+        return tuple(self.train_images.shape[1:])
 
     def summary(self):
         return dict(name=self.name, source=self.source, num_classes=self.num_classes,
+                    class_names=list(self.class_names), image_shape=list(self.image_shape),
                     num_train=len(self.train_labels), num_val=len(self.val_labels),
                     num_test=len(self.test_labels), mean=list(self.mean), std=list(self.std))
 
@@ -80,7 +99,8 @@ def load_digits(data_config, seed):
     order = np.random.default_rng(seed).permutation(len(labels))
     test = order[: len(order) // 4]
     train = order[len(order) // 4:]
-    return (images[train], labels[train], images[test], labels[test], 10,
+    return (images[train], labels[train], images[test], labels[test],
+            tuple(str(digit) for digit in range(10)),
             "scikit-learn digits (8x8 upsampled to 32x32x3), seeded 25% test split")
 
 
@@ -135,7 +155,7 @@ def _load_cifar10_folder(folder):
     parts = [_read_cifar_binary(f) for f in train_files]
     test_images, test_labels = _read_cifar_binary(test_file)
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-            test_images, test_labels, CIFAR10_CLASSES,
+            test_images, test_labels, CIFAR10_CLASS_NAMES,
             f"CIFAR-10 binary folder {os.path.abspath(folder)} ({len(train_files)} train files)")
 
 
@@ -147,27 +167,45 @@ def _reachable(host, port=443, timeout=3.0):
         return False
 
 
-def load_tfds(name, splits, data_dir, download_host, offline_hint):
-    """{split: (images, labels)} of a tensorflow-datasets set, prepared or downloaded.
+def _tfds_builder(name, data_dir, download_host, offline_hint):
+    """The tensorflow-datasets builder of `name`, prepared or downloaded.
 
     Offline, tfds hangs for minutes before it fails; this fails at once, with
     `offline_hint` saying what to do instead.
     """
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name, data_dir=data_dir or None)
+    try:
+        builder = tfds.builder(name, data_dir=data_dir or None)
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise errors.DataError(f"{name!r} is neither a tensorflow-datasets set nor prepared in "
+                               f"data.tfds_data_dir={data_dir!r}; check the name against the "
+                               "tensorflow-datasets catalogue, or the folder") from error
     prepared = tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
     if not prepared and not _reachable(download_host):
         raise errors.DataError(f"{name}: offline and not prepared in tensorflow-datasets "
                                f"({builder.data_dir}); {offline_hint}")
     builder.download_and_prepare()
-    arrays = {}
-    for split in splits:
-        batches = list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)
-                                     .batch(4096)))
-        arrays[split] = (np.concatenate([b["image"] for b in batches]).astype(np.uint8),
-                         np.concatenate([b["label"] for b in batches]).astype(np.int32))
+    return builder
+
+
+def load_tfds(name, splits, data_dir, download_host, offline_hint):
+    """{split: (images, labels)} of a tensorflow-datasets set, prepared or downloaded."""
+    builder = _tfds_builder(name, data_dir, download_host, offline_hint)
+    arrays = {split: image_sources.read_tfds_split(builder, split) for split in splits}
     return arrays, builder.data_dir
+
+
+def load_tfds_by_name(data_config, seed):
+    """Any tensorflow-datasets image-classification set (data.tfds_name), prepared or
+    downloaded (tfprune.image_sources.read_tfds)."""
+    builder = _tfds_builder(
+        data_config.tfds_name, data_config.tfds_data_dir, TFDS_HOST,
+        "prepare it with tensorflow-datasets where it is online, then set "
+        "--config.data.tfds_data_dir=PATH to that data_dir")
+    return image_sources.read_tfds(builder, data_config.tfds_name,
+                                   _image_size(data_config), data_config.fit,
+                                   data_config.test_fraction, seed)
 
 
 def _load_cifar10_tfds(data_dir):
@@ -175,7 +213,7 @@ def _load_cifar10_tfds(data_dir):
         "cifar10", ("train", "test"), data_dir, "www.cs.toronto.edu",
         "set --config.data.dir=PATH to a folder with the CIFAR-10 binary files "
         "(data_batch_*.bin, test_batch.bin)")
-    return (*splits["train"], *splits["test"], CIFAR10_CLASSES,
+    return (*splits["train"], *splits["test"], CIFAR10_CLASS_NAMES,
             f"tensorflow-datasets cifar10 ({location})")
 
 
@@ -186,35 +224,108 @@ def load_cifar10(data_config, seed):
     return _load_cifar10_tfds(data_config.tfds_data_dir)
 
 
+def _image_size(data_config):
+    """data.image_size as (height, width), or None: the images' own."""
+    return tuple(int(side) for side in data_config.image_size) or None
+
+
+def load_folder(data_config, seed):
+    return image_sources.read_folder(data_config.dir, _image_size(data_config),
+                                     data_config.fit, data_config.test_fraction, seed)
+
+
+def load_npz(data_config, seed):
+    return image_sources.read_npz(data_config.file, data_config.test_fraction, seed)
+
+
 DATASETS = {"digits": Source(load_digits),
-            "cifar10": Source(load_cifar10, CIFAR10_NORMALIZATION)}
+            "cifar10": Source(load_cifar10, CIFAR10_NORMALIZATION),
+            "folder": Source(load_folder),  # data.dir: a folder of class subfolders
+            "npz": Source(load_npz),  # data.file: an .npz file of arrays
+            "tfds": Source(load_tfds_by_name)}  # data.tfds_name: any image-classification set
 
 
 def _normalization(source, data_config, train_images):
-    """(mean, std) per channel on the 0..255 scale, per `data.normalization`."""
-    if data_config.normalization == "auto" and source.normalization:
-        return tuple(tuple(255.0 * v for v in values) for values in source.normalization)
-    pixels = train_images.reshape(-1, 3).astype(np.float64)
-    return (tuple(float(v) for v in pixels.mean(0)),
-            tuple(float(v) for v in pixels.std(0) + 1e-6))
+    """(mean, std) per channel on the 0..255 scale, per `data.normalization`; `model`: 0
+    and 1, the identity, as the model normalises its inputs itself."""
+    if data_config.normalization == "model":
+        return (0.0,) * 3, (1.0,) * 3
+    fixed = dict(auto=source.normalization, explicit=(data_config.mean, data_config.std))
+    if fixed.get(data_config.normalization):
+        return tuple(tuple(255.0 * v for v in values)
+                     for values in fixed[data_config.normalization])
+    return _pixel_statistics(train_images)
+
+
+def _pixel_statistics(images, chunk=1024):
+    """Per-channel mean and std of uint8 images, two passes over float64 chunks: a float64
+    copy of a large training set at once would take 8 times its memory."""
+    def pixels(start):
+        return images[start:start + chunk].reshape(-1, 3).astype(np.float64)
+
+    starts, count = range(0, len(images), chunk), images.size // 3
+    mean = sum(pixels(start).sum(0) for start in starts) / count
+    variance = sum(((pixels(start) - mean) ** 2).sum(0) for start in starts) / count
+    return (tuple(float(v) for v in mean), tuple(float(v) for v in np.sqrt(variance) + 1e-6))
 
 
 def load(data_config, seed):
     """The named data set with a seeded validation split held out of training."""
     registered = DATASETS[data_config.name]
-    train_x, train_y, test_x, test_y, num_classes, source = registered.load(data_config, seed)
+    train_x, train_y, test_x, test_y, class_names, source = registered.load(data_config, seed)
+    size, what = _image_size(data_config), f"data.name={data_config.name}"
+    train_x = image_sources.fit_images(train_x, size, data_config.fit, what)
+    test_x = image_sources.fit_images(test_x, size, data_config.fit, what)
+    if train_x.shape[1:] != test_x.shape[1:]:
+        raise errors.DataError(f"{what}: training images are {_pixels(train_x.shape[1:])}, test "
+                               f"images {_pixels(test_x.shape[1:])}; set --config.data."
+                               "image_size=(height, width) to bring both to one size")
     order = np.random.default_rng(seed).permutation(len(train_y))
     num_val = max(1, int(round(len(order) * data_config.val_fraction)))
     val, train = order[:num_val], np.sort(order[num_val:])
     if data_config.max_train_examples:
         train = train[: data_config.max_train_examples]
-    mean, std = _normalization(registered, data_config, train_x[train])
+    train_images = train_x[train]
+    mean, std = _normalization(registered, data_config, train_images)
     return Dataset(
         name=data_config.name, source=source,
-        train_images=train_x[train], train_labels=train_y[train],
+        train_images=train_images, train_labels=train_y[train],
         val_images=train_x[np.sort(val)], val_labels=train_y[np.sort(val)],
-        test_images=test_x, test_labels=test_y, num_classes=num_classes,
-        mean=mean, std=std)
+        test_images=test_x, test_labels=test_y, num_classes=len(class_names),
+        mean=mean, std=std, class_names=tuple(class_names))
+
+
+def _pixels(shape):
+    return "x".join("any" if side is None else str(side) for side in shape)
+
+
+def check_classes(dataset, num_classes, what):
+    """Refuse a network (`what`) with another number of outputs than the data's classes:
+    it would train, or be pruned, against labels it cannot mean."""
+    if num_classes != dataset.num_classes:
+        raise errors.ConfigError(
+            f"{what} outputs {num_classes} classes, data.name={dataset.name} has "
+            f"{dataset.num_classes} ({dataset.source}); give the model {dataset.num_classes} "
+            "outputs or point the data at the classes it was made for")
+
+
+def check_network(dataset, network, what):
+    """Refuse a Keras network (`what`) that cannot take the data's images or whose output
+    is not one score per class of the data."""
+    expected = tuple(network.input_shape)[1:]
+    if len(expected) != 3 or any(side not in (None, actual)
+                                 for side, actual in zip(expected, dataset.image_shape)):
+        raise errors.ConfigError(
+            f"{what} takes {_pixels(expected)} images, the data's are "
+            f"{_pixels(dataset.image_shape)}; set --config.data.image_size=(height, width) "
+            "to the model's input size")
+    check_classes(dataset, network.output_shape[-1], what)
+
+
+def crop_padding(height, width):
+    """(rows, columns) of zero padding before the random crop: the study's 4 pixels at
+    32 px and below, an eighth of each side above."""
+    return tuple(max(CROP_PADDING, round(side * CROP_PADDING / 32)) for side in (height, width))
 
 
 def _augment(image, label, augment, seed):
@@ -223,8 +334,9 @@ def _augment(image, label, augment, seed):
     crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
     if augment in ("crop", "crop_flip"):
         height, width, channels = image.shape
-        image = tf.image.pad_to_bounding_box(image, CROP_PADDING, CROP_PADDING,
-                                             height + 2 * CROP_PADDING, width + 2 * CROP_PADDING)
+        rows, columns = crop_padding(height, width)
+        image = tf.image.pad_to_bounding_box(image, rows, columns,
+                                             height + 2 * rows, width + 2 * columns)
         image = tf.image.stateless_random_crop(image, (height, width, channels), seed=crop_seed)
     if augment == "crop_flip":
         image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
@@ -241,9 +353,9 @@ def _augment_batch(images, labels, augment, seed):
         crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
         offsets = tf.zeros((count, 2), tf.int32)
         if augment in ("crop", "crop_flip"):
-            images = tf.pad(images, [[0, 0], [CROP_PADDING] * 2, [CROP_PADDING] * 2, [0, 0]])
-            offsets = tf.random.stateless_uniform((count, 2), crop_seed,
-                                                  maxval=2 * CROP_PADDING + 1, dtype=tf.int32)
+            padding = crop_padding(height, width)
+            images = tf.pad(images, [[0, 0], [padding[0]] * 2, [padding[1]] * 2, [0, 0]])
+            offsets = _crop_offsets(count, crop_seed, padding)
         rows = offsets[:, :1] + tf.range(height)
         columns = offsets[:, 1:] + tf.range(width)
         if augment == "crop_flip":
@@ -252,6 +364,18 @@ def _augment_batch(images, labels, augment, seed):
         images = tf.gather(tf.gather(images, rows, axis=1, batch_dims=1), columns,
                            axis=2, batch_dims=1)
     return tf.cast(images, tf.float32), labels
+
+
+def _crop_offsets(count, seed, padding):
+    """(count, 2) crop offsets, row and column, each uniform in [0, 2 * padding]: one draw
+    for square padding (as at 32 px before other sizes), one per axis otherwise."""
+    if padding[0] == padding[1]:
+        return tf.random.stateless_uniform((count, 2), seed, maxval=2 * padding[0] + 1,
+                                           dtype=tf.int32)
+    seeds = tf.unstack(tf.random.split(seed, 2))
+    return tf.concat([tf.random.stateless_uniform((count, 1), axis_seed, maxval=2 * pad + 1,
+                                                  dtype=tf.int32)
+                      for axis_seed, pad in zip(seeds, padding)], axis=1)
 
 
 def corruption_mixture(images, rng):

@@ -2,7 +2,9 @@
 
 Corruptions come from tensorflow-datasets' `cifar10_corrupted` where it can be had
 (CIFAR-10 only), else they are generated in-process from the clean test set by
-`tfprune.corruptions` and cached once per (data set, corruption, severity, seed).
+`tfprune.corruptions` with the parameter set of `eval.corruption_params` (by default the
+one for the images' size) and cached once per (data set, corruption, severity, seed,
+parameter set).
 A natural shift that cannot be had is reported as unavailable, never silently dropped.
 """
 import dataclasses
@@ -23,9 +25,11 @@ FROST_TEXTURES = ("auto", "photographs", "generated")
 
 @dataclasses.dataclass
 class Distribution:
-    images: np.ndarray  # uint8 (N, 32, 32, 3)
+    images: np.ndarray  # uint8 (N, H, W, 3), the test set's size
     labels: np.ndarray
     source: str
+    # The corruptions' parameter set (tfprune.corruptions.parameters); None: not corrupted.
+    corruption_params: str | None = None
 
 
 def names(eval_config):
@@ -58,10 +62,14 @@ def frost_photographs(eval_config, log=print):
     return folder
 
 
-def _generated(dataset, corruption, severity, seed, cache_dir, log, photographs=None):
-    # The clean images and the corruption code's version: a cached set of either is stale.
+def _generated(dataset, corruption, severity, seed, cache_dir, log, photographs=None,
+               params="auto"):
+    chosen = corruptions.resolve_parameters(params, *dataset.test_images.shape[1:3]).name
+    # The clean images, the corruption code's version and the parameter set: a cached set
+    # of any other is stale.
     fingerprint = hashlib.sha1(dataset.test_images.tobytes()
-                               + f"corruptions v{corruptions.VERSION}".encode()).hexdigest()[:12]
+                               + f"corruptions v{corruptions.VERSION} params {chosen}".encode()
+                               ).hexdigest()[:12]
     frost = corruption == "frost"
     path = workdir.cache_file(cache_dir, dataset.name, fingerprint, corruption, severity, seed,
                               "photos" if frost and photographs else "")
@@ -71,11 +79,12 @@ def _generated(dataset, corruption, severity, seed, cache_dir, log, photographs=
                  if storage.exists(path) else "")
         log(f"generating {corruption} severity {severity}{again} (cached at {path})")
         images = corruptions.corrupt(dataset.test_images, corruption, severity, seed,
-                                     frost_photographs=photographs)
+                                     frost_photographs=photographs, params=chosen)
         storage.save_array(path, images)
     textures = f"; textures: {corruptions.frost_texture_source(photographs)}" if frost else ""
     return Distribution(images, dataset.test_labels,
-                        f"generated in-process by tfprune.corruptions (seed {seed}{textures})")
+                        f"generated in-process by tfprune.corruptions (seed {seed}, {chosen} "
+                        f"parameters{textures})", chosen)
 
 
 def _from_tfds(corruption, severity, data_config):
@@ -83,14 +92,26 @@ def _from_tfds(corruption, severity, data_config):
     splits, location = data.load_tfds(tfds_name, ("test",), data_config.tfds_data_dir,
                                       "zenodo.org",
                                       "set --config.eval.corruption_source=generated")
-    return Distribution(*splits["test"], f"tensorflow-datasets {tfds_name} ({location})")
+    return Distribution(*splits["test"], f"tensorflow-datasets {tfds_name} ({location})",
+                        "cifar10")
 
 
 def build(dataset, eval_config, data_config, cache_dir, log=print):
     """({name: Distribution}, {name: reason unavailable}) for the run's distribution names."""
     distributions = {NOMINAL: Distribution(dataset.test_images, dataset.test_labels, "test split")}
     unavailable = {}
-    use_tfds = eval_config.corruption_source != "generated" and dataset.name == "cifar10"
+    height, width = dataset.test_images.shape[1:3]
+    params = corruptions.resolve_parameters(eval_config.corruption_params, height,
+                                            width).name
+    # tensorflow-datasets holds CIFAR-10-C: 32x32 CIFAR-10 images, the CIFAR parameters.
+    tfds_fits = dataset.name == "cifar10" and (height, width) == (32, 32) and params == "cifar10"
+    corrupted = [n for n in names(eval_config)[1:] if n not in SHIFTS]
+    if eval_config.corruption_source == "tfds" and corrupted and not tfds_fits:
+        raise errors.ConfigError(
+            f"config.eval.corruption_source: tfds holds CIFAR-10-C (32x32, cifar10 "
+            f"parameters), not {params} corruptions of {height}x{width} images; set "
+            "eval.corruption_source=generated")
+    use_tfds = eval_config.corruption_source != "generated" and tfds_fits
     frost = {}  # {"folder": the photographs' folder or None}, looked up once, if needed
     for name in names(eval_config)[1:]:
         if name in SHIFTS:
@@ -116,7 +137,7 @@ def build(dataset, eval_config, data_config, cache_dir, log=print):
             frost["folder"] = frost_photographs(eval_config, log)
         distributions[name] = _generated(dataset, corruption, severity,
                                          eval_config.corruption_seed, cache_dir, log,
-                                         frost.get("folder"))
+                                         frost.get("folder"), params)
     sources = {d.source.split(" (")[0] for n, d in distributions.items() if n != NOMINAL}
     log(f"distributions: {len(distributions)} ({'; '.join(sorted(sources)) or 'nominal only'})")
     return distributions, unavailable

@@ -20,11 +20,16 @@ Architectures people deploy, from tf.keras.applications with weights=None (nothi
 downloaded): `mobilenet_v2` (alpha 0.35), `mobilenet_v3_small`, `efficientnet_b0` and
 `resnet50`. They bring depthwise convolutions, squeeze-and-excitation, hard-swish and
 swish, Rescaling and Normalization, padding and reshapes (see docs/methods.md).
+
+The user's own networks (a trained file, a builder function) come through `network`, from
+tfprune.user_models (docs/models.md).
 """
 import functools
 
 import numpy as np
 import tensorflow as tf
+
+from tfprune import user_models
 
 layers = tf.keras.layers
 
@@ -281,9 +286,35 @@ def build(name, input_shape=(32, 32, 3), num_classes=10,
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(builders)}")
     tf.keras.utils.set_random_seed(seed)
     inputs = tf.keras.Input(input_shape)
-    x = layers.Normalization(mean=[float(m) for m in mean],
-                             variance=[float(s) ** 2 for s in std])(inputs)
+    x = _normalization(mean, std)(inputs)
     return tf.keras.Model(inputs, builders[name](x, num_classes), name=name)
+
+
+def _normalization(mean, std):
+    """The data set's fixed normalisation of raw pixels, as a weightless layer."""
+    return layers.Normalization(mean=[float(m) for m in mean],
+                                variance=[float(s) ** 2 for s in std])
+
+
+def network(model_config, input_shape, num_classes, mean, std, seed, log=print):
+    """(model, source) of the network `model_config` gives: the user's file (model.path, as
+    saved, see tfprune.user_models), the user's builder (model.builder, behind the data
+    set's normalisation, seeded as `build`) or a registered one; `source` records where a
+    user's network came from (None for a registered one)."""
+    if model_config.path:
+        return user_models.load(model_config.path, input_shape, num_classes, log)
+    if model_config.builder:
+        tf.keras.utils.set_random_seed(seed)
+        return user_models.build(model_config.builder, input_shape, num_classes,
+                                 _normalization(mean, std))
+    return build(model_config.name, input_shape, num_classes, mean, std, seed), None
+
+
+def describe(model_config):
+    """The network's name in the log: the registry's name, or where the user's comes from."""
+    if model_config.path:
+        return f"model.path={model_config.path}"
+    return f"model.builder={model_config.builder}" if model_config.builder else model_config.name
 
 
 def count_params(model):

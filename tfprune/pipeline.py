@@ -15,9 +15,10 @@ import tensorflow as tf
 
 from export import devices
 from export import evaluation as tflite_evaluation
+from export import pqat
 from tfprune import (cascade, data, evaluate, errors, methods, metrics, models, precision,
                      report, storage, train)
-from tfprune import tables, workdir
+from tfprune import tables, user_models, workdir
 from tfprune import config as config_lib
 from tfprune import distributions as distributions_lib
 from tfprune import results as results_lib
@@ -45,26 +46,53 @@ def _train_network(config, dataset, run_dir, log, name, seed, unit=None, start=N
     tf.keras.backend.reset_uids()
     chosen = precision.resolve(config.train.precision)
     with strategy.scope():
-        network = storage.load_model(start) if start else models.build(
-            config.model.name, dataset.train_images.shape[1:], dataset.num_classes,
-            dataset.mean, dataset.std, seed=seed)
+        network, source = (storage.load_model(start), None) if start else _network_for(
+            config, dataset, seed, log)
         model = precision.with_policy(network, chosen.policy)
     epochs = config.prune.retrain_epochs if start else config.train.epochs
-    log(f"{name}: training {config.model.name} ({models.count_params(model):,} parameters) "
-        f"for {epochs} epochs{' from the parent, nothing pruned' if start else ''}, seed "
-        f"{seed}, strategy {config.train.strategy} ({strategy.num_replicas_in_sync} "
-        f"replicas), {chosen.policy} ({chosen.reason})")
-    history = train.fit(model, dataset, config, epochs, seed=seed,
-                        callbacks=[tf.keras.callbacks.TensorBoard(
-                            workdir.training_logs(output, name))], stage=name,
-                        backup_dir=backup_dir)
+    if not start and config.model.path and not config.model.train_parent:
+        history = {}  # the user's trained network, as given
+        log(f"{name}: {models.describe(config.model)} ({models.count_params(model):,} "
+            "parameters), as given: not trained (model.train_parent=False)")
+    else:
+        log(f"{name}: training {models.describe(config.model)} "
+            f"({models.count_params(model):,} parameters) for {epochs} epochs"
+            f"{' from the parent, nothing pruned' if start else ''}, seed {seed}, strategy "
+            f"{config.train.strategy} ({strategy.num_replicas_in_sync} replicas), "
+            f"{chosen.policy} ({chosen.reason})")
+        callbacks = [tf.keras.callbacks.TensorBoard(workdir.training_logs(output, name))]
+        if name == workdir.PARENT and config.prune.rewind == "weights":  # the rewind point
+            callbacks.append(train.SaveRewindPoint(workdir.rewind_point(
+                output, config.prune.rewind_epoch), config.prune.rewind_epoch))
+        history = train.fit(model, dataset, config, epochs, seed=seed, callbacks=callbacks,
+                            stage=name, backup_dir=backup_dir)
     saved_path = workdir.checkpoint(output, name)
     storage.save_model(saved_path, precision.with_policy(model, precision.FLOAT32))
     storage.write_json(workdir.record(saved_path), dict(
         params=models.count_params(model), history=history, precision=chosen.as_dict(),
-        replicas=strategy.num_replicas_in_sync, train_seconds=time.time() - started))
+        replicas=strategy.num_replicas_in_sync, train_seconds=time.time() - started,
+        **({"source": source} if source else {})))  # where the user's network came from
     train.discard_backup(backup_dir)
     return saved_path
+
+
+def _network_for(config, dataset, seed, log):
+    """(network, source) of models.network for the data's image shape and classes, checked
+    against them (data.check_network); a registry network that pools images that small
+    below one pixel is refused in one line."""
+    try:
+        network, source = models.network(config.model, dataset.image_shape,
+                                          dataset.num_classes, dataset.mean, dataset.std,
+                                          seed, log)
+    except errors.ConfigError:
+        raise  # the user's network refused (tfprune.user_models), in its own words
+    except ValueError as error:
+        raise errors.ConfigError(
+            f"{models.describe(config.model)} cannot take {dataset.image_shape[0]}x"
+            f"{dataset.image_shape[1]} px images ({storage.reason(error)}); set "
+            "--config.data.image_size=(height, width) larger, or another model") from error
+    data.check_network(dataset, network, models.describe(config.model))
+    return network, source
 
 
 class _Evaluator:
@@ -76,6 +104,7 @@ class _Evaluator:
         self.log = log
         self.noise_images, self.std = dataset.test_images, dataset.std
         self.train_images = dataset.train_images
+        self.fine_tuning = pqat.Training(dataset, config)  # the pqat_int8 variant's
         self.inputs_digest = self._inputs_digest()
 
     def _inputs_digest(self):
@@ -137,7 +166,7 @@ class _Evaluator:
                 self.run_dir, self.config.export,
                 tflite_evaluation.representative_images(self.train_images, self.config.seed),
                 lambda logits_of: self._measure(logits_of, parent or outputs), required(True),
-                self._sources(parent or outputs),
+                self._sources(parent or outputs), self.fine_tuning,
                 parent_id=None if parent is None else workdir.PARENT, log=self.log)
         return dict(outputs=outputs, export=exported, eval_precision=by_policy)
 
@@ -146,6 +175,11 @@ def _refuse_untrained(config, labels, classes, outputs):
     """A parent at chance level (no training, a diverged one) makes every prune potential
     meaningless: stop before pruning it."""
     accuracy = metrics.accuracy(outputs["nominal:pred"], labels)
+    if accuracy <= metrics.chance_ceiling(classes, len(labels)) and config.model.path:
+        raise errors.ConfigError(
+            f"config.model.path={config.model.path}: nominal accuracy {accuracy:.1%} is "
+            f"chance level for {classes} classes; the model gets raw 0..255 pixels (put its "
+            "preprocessing in the model), or set model.train_parent=True; with --fresh")
     if accuracy <= metrics.chance_ceiling(classes, len(labels)):
         raise errors.TrainingError(
             f"parent: nominal accuracy {accuracy:.1%} is chance level for {classes} "
@@ -209,6 +243,7 @@ def run(config, run_dir, log=print, only_method=None):
         f"validation {len(dataset.val_labels)}, test {len(dataset.test_labels)}")
     distributions, unavailable = distributions_lib.build(
         dataset, config.eval, config.data, workdir.cache_dir(run_dir, config.eval.cache_dir), log)
+    _check_user_network(config, dataset, run_dir)
     # Recorded once its inputs are ready: a data.dir typo leaves no run to move aside.
     workdir.prepare(config, run_dir, config_lib.base())
     _log_samples(run_dir, distributions)
@@ -253,6 +288,8 @@ def run(config, run_dir, log=print, only_method=None):
                                  for name, d in distributions.items()},
                   unavailable=unavailable,
                   precision=_record(parent_path).get("precision"))  # train.precision's choice
+    if _record(parent_path).get("source"):  # model.path, model.builder
+        header["parent_source"] = _record(parent_path)["source"]
     noise = None
     if config.eval.noise_images:
         noise = dict(eps=[float(e) for e in evaluate.noise_levels(config.eval)],
@@ -272,6 +309,20 @@ def run(config, run_dir, log=print, only_method=None):
         f"report: {report.write_report(run_dir) if not only_method else 'by the sweep merge'}; "
         f"tensorboard --logdir {workdir.tensorboard(run_dir)}")
     return results
+
+
+def _check_user_network(config, dataset, run_dir):
+    """The user's network (model.path, model.builder) loaded and checked before the run is
+    recorded: a bad one leaves no run to move aside. A parent made from a model.path whose
+    file changed since is refused."""
+    if not (config.model.path or config.model.builder):
+        return
+    parent = workdir.checkpoint(run_dir, workdir.PARENT)
+    if storage.exists(parent) and storage.exists(workdir.record(parent)):
+        if config.model.path:
+            user_models.check_unchanged(config.model.path, _record(parent), parent)
+        return
+    _network_for(config, dataset, config.seed, log=lambda _: None)
 
 
 def _methods(config, only_method):

@@ -5,6 +5,8 @@ fractions of all parent parameters removed; delta is in percentage points; {dist
 mapping from distribution name to value:
   config, dataset, delta, distributions: {name: {source, size}},
   unavailable: {name: reason}, groups: {group: [dist]},
+  corruption_params: {dist: the parameter set its corruption was made with, cifar10 |
+    tinyimagenet | imagenet (tfprune.corruptions.parameters)} for corrupted distributions,
   excess_error_groups: {train, test} (the groups the per-network excess error compares),
   parent: {params, accuracy, ece, nll: {dist}, export, noise: {eps, accuracy},
     derived_from},
@@ -51,7 +53,8 @@ mapping from distribution name to value:
      softmax_linf_to_parent: {dist} (the output metrics: tfprune.metrics.OUTPUT_METRICS),
      and for cycles: speedup_vs_parent (or null): {batch_1, batch_64} (parent_latency's
      median over the cycle's), flop_reduction (the parent's macs over
-     the cycle's), tiled_flop_reduction (the same with tiled_macs), derived_from},
+     the cycle's), tiled_flop_reduction (the same with tiled_macs), derived_from;
+     pqat_int8 also pruned_zeros, pruned_zeros_kept (or null), pqat_history: export.pqat},
     derived_from (every network and file entry) = {predictions file (relative to the
       workdir): SHA-256 of its outputs (storage.arrays_digest, write times aside)}: the
       file the entry was computed from; results.stale_inputs lists those that changed.
@@ -280,6 +283,8 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
     parent_export = _export_entries(parent["export"], parent_outputs, distributions,
                                     workdir.PARENT)
     results = dict(header, schema_version=SCHEMA_VERSION, delta=delta, groups=groups,
+                   corruption_params={name: d.corruption_params for name, d in
+                                      distributions.items() if d.corruption_params},
                    excess_error_groups=dict(zip(("train", "test"), excess_error_groups)),
                    parent=dict(params=parent["params"], **parent_measures, export=parent_export,
                                derived_from=_derived_from(workdir.PARENT, parent_outputs),

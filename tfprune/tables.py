@@ -128,4 +128,11 @@ def _export_tables(results):
                  "reduction (parent's multiply-accumulates over the network's; tiled: "
                  "counted in the runtime's tiles of export.output_tile output channels)")
     lines += aligned(rows)
+    kept = [(entry["pruned_zeros_kept"], name, variant) for name, network in networks
+            for variant, entry in network["export"].items()
+            if entry.get("pruned_zeros_kept") is not None]
+    if kept:  # export.pqat: the fine-tuned files' check that the pruning pattern survived
+        lowest = min(kept)
+        lines.append(f"  pruned zeros still zero in the file: at least {lowest[0]:.1%} "
+                     f"({lowest[1]}, {lowest[2]})")
     return lines

@@ -3,7 +3,9 @@
 SGD runs as the study's reference (PyTorch) runs it: L2 weight decay coupled to the
 gradient. Retraining rewinds the learning-rate schedule (Renda et al. 2020, as the
 study): the same schedule restarts, either with its epochs (the reference) or scaled to
-the retraining length (`prune.retrain_schedule`).
+the retraining length (`prune.retrain_schedule`). Weight rewinding (Frankle et al. 2019,
+Renda et al. 2020; `prune.rewind=weights`) also resets each cycle's surviving weights to
+the parent's after `prune.rewind_epoch` epochs of its training, saved then.
 """
 import os
 import sys
@@ -25,6 +27,9 @@ LR_SCHEDULES = ("multistep", "step", "one_cycle")
 # prune.retrain_schedule: rescaled (the schedule compressed to the retraining's epochs) |
 # as_training (its epochs kept, as the reference retrains)
 RETRAIN_SCHEDULES = ("rescaled", "as_training")
+# prune.rewind: lr (retraining starts from the pruned network's weights) | weights (its
+# surviving weights reset to the parent's at prune.rewind_epoch first)
+REWINDS = ("lr", "weights")
 
 
 @tf.keras.utils.register_keras_serializable("tfprune")
@@ -150,6 +155,59 @@ class StopOnNaN(tf.keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class SaveRewindPoint(tf.keras.callbacks.Callback):
+    """Saves the network's weights (BatchNorm statistics too) after `epoch` epochs of its
+    training (0: before its first step), weight rewinding's point. A resumed training
+    that has passed the epoch leaves the saved file as it is; under multi_worker it is
+    the chief's to write."""
+
+    def __init__(self, path, epoch):
+        super().__init__()
+        self.path, self.epoch = path, epoch
+
+    def on_train_begin(self, logs=None):
+        if self.epoch == 0 and not storage.exists(self.path):  # a rerun starts from the same init
+            self._save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            self._save()
+
+    def _save(self):
+        if strategy_lib.is_chief():
+            storage.save_arrays(self.path, {f"{i:04d}": weight.numpy()
+                                            for i, weight in enumerate(self.model.weights)})
+
+
+def load_rewind_point(path, parent_path):
+    """The weights SaveRewindPoint saved, in the network's weight order; refused in one
+    line when missing or unreadable (a parent trained without it, or a deleted file)."""
+    stored = storage.load_arrays(path, ())
+    if not stored:
+        raise errors.WorkdirError(
+            f"{path} is missing or unreadable: prune.rewind=weights resets each cycle to the "
+            f"parent's weights saved there while it trained; delete {parent_path} to train the "
+            "parent again with them, or use prune.rewind=lr in a new --workdir")
+    return [stored[key] for key in sorted(stored)]
+
+
+class RewindWeights(tf.keras.callbacks.Callback):
+    """Weight rewinding when retraining begins, once the cycle's masks are in place (list
+    it after the callback that installs them): every trainable weight of `network` (the
+    model the wrappers wrap) is reset to `point` where it is non-zero, pruned ones stay
+    zero; the other weights (BatchNorm statistics) are reset whole."""
+
+    def __init__(self, network, point):
+        super().__init__()
+        self.network, self.point = network, point
+
+    def on_train_begin(self, logs=None):
+        weights = self.network.weights
+        if [tuple(w.shape) for w in weights] != [v.shape for v in self.point]:
+            raise errors.WorkdirError("the rewind point does not fit the network (another "
+                                      "model); use a new --workdir")
+        for weight, value in zip(weights, self.point):
+            weight.assign(np.where(weight.numpy() != 0, value, 0) if weight.trainable else value)
 
 
 def finished_epochs(backup_dir):
@@ -195,6 +253,10 @@ def discard_backup(backup_dir):
         storage.remove_tree(backup_dir)
 
 
+def steps_per_epoch(dataset, train_config):
+    return int(np.ceil(len(dataset.train_labels) / train_config.batch_size))
+
+
 def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",
         backup_dir=None):
     """Train `model` on the training split for `epochs` with the config's schedule.
@@ -210,7 +272,7 @@ def fit(model, dataset, config, epochs, callbacks=(), seed=0, stage="training",
     """
     train_config = config.train
     tf.keras.utils.set_random_seed(seed)
-    steps = int(np.ceil(len(dataset.train_labels) / train_config.batch_size))
+    steps = steps_per_epoch(dataset, train_config)
     with model.distribute_strategy.scope():
         compile_model(model, train_config, epochs, steps,
                       rescale=config.prune.retrain_schedule == "rescaled")

@@ -4,9 +4,11 @@
       config.json                      the run's config and FORMAT (read back by stored_config)
       checkpoints/parent.keras (.json) the parent (and reference) checkpoint and its record
       checkpoints/<method>/cycle_NN.keras (.json)   each pruned network
+      checkpoints/parent-epoch-EE.npz  the parent's weights after EE epochs (prune.rewind=weights)
       backup/<stage>/                  a training stage's BackupAndRestore (removed when done)
       predictions/<network>.keras.npz, predictions/<network>.tflite-<variant>.npz
       tflite/<network>.<variant>.tflite (.json: its measured facts)
+      pqat/<network>.npz               its weights after PQAT fine-tuning (variant pqat_int8)
       cache/<data>-<fingerprint>-<corruption>-<severity>-seed<seed>.npy (.npy.sha256: digest)
       tensorboard/                     training curves, pruning summaries, per-cycle scalars
       results.json, results-<method>.json (a sweep unit's part)
@@ -62,6 +64,11 @@ def checkpoint(workdir, network_id):
     return os.path.join(workdir, "checkpoints", cycle[0], f"cycle_{cycle[1]:02d}.keras")
 
 
+def rewind_point(workdir, epoch):
+    """The parent's weights after `epoch` epochs of its training, weight rewinding's point."""
+    return os.path.join(workdir, "checkpoints", f"{PARENT}-epoch-{epoch:02d}.npz")
+
+
 def record(checkpoint_path):
     """The JSON record (parameters, history, times) saved beside a checkpoint."""
     return checkpoint_path[:-len(".keras")] + ".json"
@@ -106,6 +113,12 @@ def tflite_file(workdir, network_id, variant):
 def tflite_facts(workdir, network_id, variant):
     """The measured facts (sizes, counts, latency) of a TFLite file."""
     return os.path.join(workdir, "tflite", f"{network_id}.{variant}.json")
+
+
+def pqat_weights(workdir, network_id):
+    """A network's weights after pruning-preserving quantization-aware training (export.pqat),
+    with the digests of what they were fine-tuned from."""
+    return os.path.join(workdir, "pqat", f"{network_id}.npz")
 
 
 def tflite_files(workdir):

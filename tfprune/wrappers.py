@@ -7,6 +7,10 @@ masks into an "assigned mask" variable of each wrapper, and `AssignedMaskPruning
 overrides only the mask update, to install them. Everything else stays TF-MOT's: the
 `PruningSchedule` decides when masks are installed, `UpdatePruningStep` advances the
 step, `PruningSummaries` logs masks and thresholds, `strip_pruning` unwraps.
+
+Methods whose masks TF-MOT makes itself (gradual magnitude pruning, m-by-n sparsity)
+are wrapped in TF-MOT's own `PruneLowMagnitude` (MAGNITUDE); the helpers below read
+both kinds of wrapper.
 """
 import numpy as np
 
@@ -17,6 +21,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras import pruning_imp
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
 PRUNABLE_LAYERS = (tf.keras.layers.Conv2D, tf.keras.layers.Dense)
+MAGNITUDE = pruning_wrapper.PruneLowMagnitude  # TF-MOT's wrapper: its own per-layer masks
 
 
 class AssignedMaskPruning(pruning_impl.Pruning):
@@ -58,18 +63,31 @@ def one_shot_schedule(sparsity):
         float(sparsity), begin_step=1, end_step=1, frequency=1)
 
 
-def wrap(model, schedule):
-    """A model whose Conv2D and Dense layers are wrapped; it shares weights with `model`."""
+def wrap(model, schedule, wrapper=PruneWithAssignedMask, covered=None, **options):
+    """A model whose Conv2D and Dense layers (those named in `covered`, when given) are
+    wrapped in `wrapper` with `options` (MAGNITUDE: e.g. sparsity_m_by_n); it shares
+    weights with `model`."""
     def clone(layer):
-        if isinstance(layer, PRUNABLE_LAYERS):  # under the layer's policy: no extra casts
-            return PruneWithAssignedMask(layer, pruning_schedule=schedule,
-                                         dtype=layer.dtype_policy.name)
+        if isinstance(layer, PRUNABLE_LAYERS) and (covered is None or layer.name in covered):
+            # under the layer's policy: no extra casts
+            return wrapper(layer, pruning_schedule=schedule, dtype=layer.dtype_policy.name,
+                           **options)
         return layer
     return tf.keras.models.clone_model(model, clone_function=clone)
 
 
 def wrappers_of(model):
-    return [layer for layer in model.layers if isinstance(layer, PruneWithAssignedMask)]
+    return [layer for layer in model.layers if isinstance(layer, MAGNITUDE)]
+
+
+def install_first_masks(model):
+    """Install and apply now the masks TF-MOT's own wrappers make at their first training
+    step (m-by-n's only masks), so that they are chosen on the weights retraining starts
+    from and the network is pruned before any step; the wrappers then count step 1 done."""
+    for layer in wrappers_of(model):
+        layer.pruning_step.assign(1)
+        layer.pruning_obj.conditional_mask_update()
+        layer.pruning_obj.weight_mask_op()
 
 
 def assign_masks(model, masks, thresholds):
@@ -97,13 +115,12 @@ def strip(model):
 
 def prunable_nodes(model):
     """The model's own layers that hold a Conv2D or Dense (the wrapper where wrapped)."""
-    return [layer for layer in model.layers
-            if isinstance(layer, PRUNABLE_LAYERS + (PruneWithAssignedMask,))]
+    return [layer for layer in model.layers if isinstance(layer, PRUNABLE_LAYERS + (MAGNITUDE,))]
 
 
 def unwrap(layer):
     """The layer inside a pruning wrapper, or the layer itself."""
-    return layer.layer if isinstance(layer, PruneWithAssignedMask) else layer
+    return layer.layer if isinstance(layer, MAGNITUDE) else layer
 
 
 def prunable_layers(model):

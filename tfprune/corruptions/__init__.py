@@ -1,13 +1,14 @@
-"""CIFAR-10-C corruptions (Hendrycks & Dietterich 2019) in NumPy, SciPy and Pillow.
+"""The 19 corruptions of CIFAR-10-C, Tiny-ImageNet-C and ImageNet-C (Hendrycks &
+Dietterich 2019) in NumPy, SciPy and Pillow.
 
-Written from /work/shared/docs/cifar10c.md (CIFAR parameters of the reference
-`make_cifar_c.py`) so that corrupted test sets can be made on machines without
-TensorFlow, OpenCV, scikit-image or ImageMagick. Every corruption works on a whole
-uint8 batch (N, S, S, 3) at once and returns uint8 values truncated like the
-reference's `np.uint8(...)`. `corrupt` feeds them pieces of about 2**20 pixels from
-one seeded generator, so a result depends on the seed and the image's place in the
-batch. The corruptions live in one module per family of the benchmark: noise, blur,
-weather, digital.
+Written from /work/shared/docs/cifar10c.md and the reference's three scripts (their
+parameter sets: parameters.py, chosen by image size or forced) so that corrupted test
+sets can be made on machines without TensorFlow, OpenCV, scikit-image or ImageMagick.
+Every corruption works on a whole uint8 batch (N, H, W, 3) at once and returns uint8
+values truncated like the reference's `np.uint8(...)`. `corrupt` feeds them pieces of
+about 2**20 pixels from one seeded generator, so a result depends on the seed and the
+image's place in the batch. The corruptions live in one module per family of the
+benchmark: noise, blur, weather, digital.
 
 Where this differs from the reference, and why (weather.py and digital.py list
 their own further points):
@@ -21,8 +22,12 @@ their own further points):
   `frost_texture_source` labels which one a result used.
 - Randomness comes from `np.random.default_rng(seed)`, not the reference's unseeded
   global state, so results are reproducible.
-Other square sizes work: the zoom, fog map, frost textures (photos scaled by 0.2*S/32)
-and elastic points scale with the side; the remaining parameters stay the CIFAR ones.
+- Any H x W works, non-square too: each axis is zoomed and cropped on its own, fog's
+  plasma map is the power of two covering the longer side, the frost photographs are
+  resized by the set's factor per pixel of the shorter side (more where a crop would not
+  fit) and elastic's unit scales with the shorter side; every other parameter is the
+  set's, in pixels. Glass blur follows the reference's sequential loop for any neighbour
+  range (blur._glass_pass).
 """
 from __future__ import annotations
 
@@ -41,9 +46,12 @@ from tfprune.corruptions.frost_photographs import (
     FROST_PHOTOGRAPHS, find_frost_photographs, frost_texture_source,
 )
 from tfprune.corruptions.noise import gaussian_noise, impulse_noise, shot_noise, speckle_noise
+from tfprune.corruptions.parameters import CHOICES as PARAMETER_CHOICES
+from tfprune.corruptions.parameters import resolve as resolve_parameters
 from tfprune.corruptions.weather import fog, frost, snow, spatter
 
-CORRUPTIONS: dict[str, Callable[[np.ndarray, int, np.random.Generator], np.ndarray]] = {
+# name -> function(images, severity, rng, params=parameters.CIFAR10)
+CORRUPTIONS: dict[str, Callable[..., np.ndarray]] = {
     f.__name__: f
     for f in (
         gaussian_noise, shot_noise, impulse_noise, speckle_noise,
@@ -59,12 +67,14 @@ VERSION = 2
 
 
 def corrupt(images: np.ndarray, name: str, severity: int, seed: int,
-            frost_photographs: str | None = None) -> np.ndarray:
-    """Apply corruption `name` at `severity` (1-5) to uint8 images (N, S, S, 3), S >= 8.
+            frost_photographs: str | None = None, params: str = "auto") -> np.ndarray:
+    """Apply corruption `name` at `severity` (1-5) to uint8 images (N, H, W, 3), H, W >= 8.
 
     Deterministic for a given seed; returns a new uint8 array of the same shape.
     `frost_photographs`: the folder `find_frost_photographs` returned, for frost to blend
     the reference's photographs; None: frost falls back to generated textures.
+    `params`: the parameter set (PARAMETER_CHOICES): "auto" picks it by the images' size
+    (parameters.for_size), "cifar10", "tinyimagenet" or "imagenet" force one.
     """
     if frost_photographs is not None and not (isinstance(frost_photographs, str)
                                               and frost_photographs):
@@ -75,17 +85,18 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int,
     if not integer or not 1 <= severity <= 5:
         raise ValueError(f"severity must be an integer in 1..5, got {severity!r}")
     images = np.asarray(images)
-    square = images.ndim == 4 and images.shape[3] == 3 and images.shape[1] == images.shape[2] >= 8
-    if images.dtype != np.uint8 or not square:
-        raise ValueError("images must be uint8 of shape (N, S, S, 3) with S >= 8, "
+    shaped = images.ndim == 4 and images.shape[3] == 3 and min(images.shape[1:3]) >= 8
+    if images.dtype != np.uint8 or not shaped:
+        raise ValueError("images must be uint8 of shape (N, H, W, 3) with H, W >= 8, "
                          f"got {images.dtype} {images.shape}")
+    chosen = resolve_parameters(params, *images.shape[1:3])
     rng = np.random.default_rng(seed)
     # Pieces of about 2**20 pixels bound memory and keep temporaries small enough for
     # the allocator to reuse (several times faster than 10,000-image arrays).
-    step = max(1, 2**20 // images.shape[1] ** 2)
-    function = CORRUPTIONS[name]
+    step = max(1, 2**20 // (images.shape[1] * images.shape[2]))
+    function = functools.partial(CORRUPTIONS[name], params=chosen)
     if name == "frost" and frost_photographs is not None:
-        function = functools.partial(frost, photographs=frost_photographs)
+        function = functools.partial(function, photographs=frost_photographs)
     pieces = [function(images[i : i + step], int(severity), rng)
               for i in range(0, len(images), step)]
     return np.concatenate(pieces) if pieces else images.copy()

@@ -1,7 +1,7 @@
 """Array helpers shared by more than one corruption family.
 
-Images travel as float32 in [0, 1] with shape (N, S, S, 3); single-channel layers as
-(N, S, S). The module is private, so its names carry no underscore.
+Images travel as float32 in [0, 1] with shape (N, H, W, 3); single-channel layers as
+(N, H, W). The module is private, so its names carry no underscore.
 """
 from __future__ import annotations
 
@@ -52,16 +52,21 @@ def _zoom_matrix(size: int, zoom: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def zoom_operator(size: int, zooms: tuple[float, ...], dtype=np.float32) -> sparse.csr_array:
-    """Mean of the clipped zooms by each factor, as one sparse (S*S, S*S) matrix on
-    flattened images: each zoom is linear and separable, i.e. kron(M, M). `dtype` is
-    that of the reference's images (float32 for zoom blur, float64 for the snow layer)."""
-    total = sum(sparse.kron(*[sparse.csr_array(_zoom_matrix(size, z))] * 2) for z in zooms)
+def zoom_operator(shape: int | tuple[int, int], zooms: tuple[float, ...],
+                  dtype=np.float32) -> sparse.csr_array:
+    """Mean of the clipped zooms by each factor, as one sparse (H*W, H*W) matrix on
+    flattened images of `shape` (H, W), or of side `shape`: each zoom is linear and
+    separable, i.e. kron(M_H, M_W); each axis is cropped by the factor on its own (the
+    reference's square images crop both by the height). `dtype` is that of the
+    reference's images (float32 for zoom blur, float64 for the snow layer)."""
+    height, width = (shape, shape) if isinstance(shape, int) else shape
+    total = sum(sparse.kron(sparse.csr_array(_zoom_matrix(height, z)),
+                            sparse.csr_array(_zoom_matrix(width, z))) for z in zooms)
     return sparse.csr_array(total / len(zooms), dtype=dtype)
 
 
 def apply_spatial(op: sparse.csr_array, x: np.ndarray) -> np.ndarray:
-    """Apply a (S*S, S*S) operator to every image (and channel) of x (N, S, S, ...)."""
+    """Apply a (H*W, H*W) operator to every image (and channel) of x (N, H, W, ...)."""
     n, h, w = x.shape[:3]
     flat = np.moveaxis(x.reshape(n, h * w, -1), 0, 1).reshape(h * w, -1)
     return np.moveaxis((op @ flat).reshape(h * w, n, -1), 1, 0).reshape(x.shape)
@@ -90,7 +95,7 @@ def _motion_kernel(radius: float, sigma: float) -> list[float]:
 def magick_motion_blur(x: np.ndarray, radius: float, sigma: float,
                        angles: np.ndarray) -> np.ndarray:
     """The reference's motion blur: 8-bit PNG into ImageMagick 6 (Q16, no HDRI)
-    `MotionBlurImage` and out as 8-bit PNG, on 0..255 values x (N, S, S[, C]), one angle
+    `MotionBlurImage` and out as 8-bit PNG, on 0..255 values x (N, H, W[, C]), one angle
     (degrees) per image; returns uint8.
 
     Tap i samples offset (ceil(i cos - 1/2), ceil(i sin - 1/2)) (ImageMagick rounds half

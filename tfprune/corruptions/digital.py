@@ -11,10 +11,11 @@ import numpy as np
 from PIL import Image
 
 from tfprune.corruptions._ops import gather, gauss, to_uint8, unit
+from tfprune.corruptions.parameters import CIFAR10
 
 
 def _bilinear(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, fold: Callable) -> np.ndarray:
-    """Sample each image of x (N, S, S, C) at float positions (N, S, S); `fold` maps
+    """Sample each image of x (N, H, W, C) at float positions (N, H, W); `fold` maps
     out-of-range integer indices back inside (the border rule)."""
     h, w = x.shape[1:3]
     r0, c0 = np.floor(rows), np.floor(cols)
@@ -69,28 +70,27 @@ def _adjust_hsv(images: np.ndarray, channel: int, scale: float, shift: float) ->
     return to_uint8(_hsv_to_rgb(*hsv))
 
 
-def contrast(images, severity, rng):
+def contrast(images, severity, rng, params=CIFAR10):
     """Pull every channel towards its mean."""
-    c = (0.75, 0.5, 0.4, 0.3, 0.15)[severity - 1]
+    c = params.row("contrast", severity)
     x = unit(images)
     mean = x.mean(axis=(1, 2), keepdims=True)
     return to_uint8((x - mean) * c + mean)
 
 
-def brightness(images, severity, rng):
+def brightness(images, severity, rng, params=CIFAR10):
     """Raise the HSV value."""
-    return _adjust_hsv(images, 2, 1.0, (0.05, 0.1, 0.15, 0.2, 0.3)[severity - 1])
+    return _adjust_hsv(images, 2, 1.0, params.row("brightness", severity))
 
 
-def saturate(images, severity, rng):
+def saturate(images, severity, rng, params=CIFAR10):
     """Scale (and shift) the HSV saturation: severities 1-2 desaturate, 3-5 oversaturate."""
-    scale, shift = ((0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2))[severity - 1]
-    return _adjust_hsv(images, 1, scale, shift)
+    return _adjust_hsv(images, 1, *params.row("saturate", severity))
 
 
-def jpeg_compression(images, severity, rng):
+def jpeg_compression(images, severity, rng, params=CIFAR10):
     """PIL JPEG round trip (default 4:2:0 subsampling); one encode per image is inherent."""
-    quality = (80, 65, 58, 50, 40)[severity - 1]
+    quality = params.row("jpeg_compression", severity)
     out = np.empty_like(images)
     for i, img in enumerate(images):
         buffer = io.BytesIO()
@@ -99,38 +99,42 @@ def jpeg_compression(images, severity, rng):
     return out
 
 
-def pixelate(images, severity, rng):
-    """PIL BOX downsampling to int(S*c) and BOX upsampling back, per image."""
-    c = (0.95, 0.9, 0.85, 0.75, 0.65)[severity - 1]
-    size = images.shape[1]
-    small = (int(size * c),) * 2
+def pixelate(images, severity, rng, params=CIFAR10):
+    """PIL BOX downsampling of each side S to int(S*c) and BOX upsampling back, per image."""
+    c = params.row("pixelate", severity)
+    height, width = images.shape[1:3]
+    small = (int(width * c), int(height * c))  # PIL sizes are (W, H)
     out = np.empty_like(images)
     for i, img in enumerate(images):
         small_image = Image.fromarray(img).resize(small, Image.BOX)
-        out[i] = np.asarray(small_image.resize((size, size), Image.BOX))
+        out[i] = np.asarray(small_image.resize((width, height), Image.BOX))
     return out
 
 
-def elastic_transform(images, severity, rng):
+def elastic_transform(images, severity, rng, params=CIFAR10):
     """Random affine warp (OpenCV warpAffine, reflect-101) then a smooth random
-    displacement field (scipy map_coordinates, 'reflect'), both bilinear."""
-    n, size = images.shape[:2]
-    fractions = ((0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05),
-                 (0.1, 0.03, 0.03))
-    alpha, sigma, jitter = np.float32(size) * np.array(fractions[severity - 1], np.float32)
+    displacement field (scipy map_coordinates, 'reflect'), both bilinear.
+
+    Amounts are fractions of the set's unit, scaled with the shorter side. The three
+    points sit around the image centre (x = W//2, y = H//2) at min(H, W)//3; the
+    reference's code takes (H//2, W//2) as (x, y), the same on its square images.
+    """
+    n, h, w = images.shape[:3]
+    fractions = np.array(params.row("elastic_transform", severity), np.float32)
+    alpha, sigma, jitter = np.float32(params.elastic_scale(h, w)) * fractions
     # Jitter three (x, y) points around the centre. warpAffine samples the source at
     # the affine map that takes the jittered points back to the original ones.
-    c, d = size // 2, size // 3
-    points = np.array([[c + d, c + d], [c + d, c - d], [c - d, c - d]], np.float64)
+    cx, cy, d = w // 2, h // 2, min(h, w) // 3
+    points = np.array([[cx + d, cy + d], [cx + d, cy - d], [cx - d, cy - d]], np.float64)
     moved = points + rng.uniform(-jitter, jitter, (n, 3, 2)).astype(np.float32)
     moved_xy1 = np.concatenate([moved, np.ones((n, 3, 1))], axis=2)
     back = np.linalg.solve(moved_xy1, np.broadcast_to(points, (n, 3, 2)))  # (N, 3, 2)
-    xy1 = np.stack([*np.meshgrid(np.arange(size), np.arange(size)), np.ones((size, size))], axis=-1)
-    source = (xy1.reshape(-1, 3) @ back).reshape(n, size, size, 2)
+    xy1 = np.stack([*np.meshgrid(np.arange(w), np.arange(h)), np.ones((h, w))], axis=-1)
+    source = (xy1.reshape(-1, 3) @ back).reshape(n, h, w, 2)
     x = _bilinear(unit(images), source[..., 1], source[..., 0], _reflect101)
 
     def displacement():
-        return alpha * gauss(rng.uniform(-1, 1, (n, size, size)), sigma, mode="reflect", truncate=3)
+        return alpha * gauss(rng.uniform(-1, 1, (n, h, w)), sigma, mode="reflect", truncate=3)
 
     dx, dy = displacement(), displacement()
-    return to_uint8(_bilinear(x, np.arange(size)[:, None] + dy, np.arange(size) + dx, _reflect))
+    return to_uint8(_bilinear(x, np.arange(h)[:, None] + dy, np.arange(w) + dx, _reflect))

@@ -1,5 +1,5 @@
 """The reference's frost photographs: finding them, checking them, and scaling them as
-its CIFAR recipe does.
+its recipes do.
 
 The reference (hendrycks/robustness, make_cifar_c.py) blends crops of photographs of
 frosted glass into images. They are not in this repository. The PyPI package
@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from tfprune import storage
+from tfprune.corruptions.parameters import CIFAR10
 from tfprune.errors import DataError
 
 # SHA-256 of the reference's files (ImageNet-C/create_c/frost*.{png,jpg}).
@@ -40,8 +41,6 @@ _FIX = ("set eval.frost_dir to a folder holding frost1.png ... frost5.jpg of "
         "hendrycks/robustness (as in the imagecorruptions package: pip download "
         "imagecorruptions --no-deps, folder imagecorruptions/frost), or to '' to use an "
         "installed imagecorruptions")
-# Photos are scaled by 0.2 for 32-pixel images; other sides scale the factor with them.
-_SCALE_PER_PIXEL = 0.2 / 32
 
 
 def _problem(folder: str) -> str | None:
@@ -138,17 +137,22 @@ def _resize_as_opencv(photo: np.ndarray, factor: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def photograph_textures(folder: str, size: int) -> tuple[np.ndarray, ...]:
-    """frost1..frost5 of `folder` (checked), as the CIFAR recipe reads them for images of
-    side `size`: RGB uint8 with any alpha dropped (cv2.imread), scaled by 0.2*size/32.
+def photograph_textures(folder: str, size: int, per_pixel: float = CIFAR10.frost_per_pixel,
+                        fit: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, ...]:
+    """frost1..frost5 of `folder` (checked), as the reference's recipes read them for
+    images of side `size`: RGB uint8 with any alpha dropped (cv2.imread), scaled by
+    per_pixel*size (the CIFAR recipe's 0.2 at 32 px by default), or by the least factor
+    that leaves every photo larger than `fit` (H, W), so that a crop of that size fits.
 
-    For size 32 that is the reference's 180x120, 112x63, 112x63, 105x70 and 132x99
-    (W x H); other sides keep the frost's detail the same fraction of the image.
+    For the CIFAR recipe at size 32 that is the reference's 180x120, 112x63, 112x63,
+    105x70 and 132x99 (W x H); other sides keep the frost's detail the same fraction of
+    the image.
     """
     _check(folder)
-    factor = _SCALE_PER_PIXEL * size
-    textures = []
+    photos = []
     for name in DRAWN:
         with Image.open(io.BytesIO(storage.read_bytes(os.path.join(folder, name)))) as photo:
-            textures.append(_resize_as_opencv(np.asarray(photo.convert("RGB")), factor))
-    return tuple(textures)
+            photos.append(np.asarray(photo.convert("RGB")))
+    factor = max(per_pixel * size, *((least + 1) / photo.shape[axis]
+                                     for photo in photos for axis, least in enumerate(fit)))
+    return tuple(_resize_as_opencv(photo, factor) for photo in photos)

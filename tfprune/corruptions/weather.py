@@ -24,23 +24,18 @@ from tfprune.corruptions._ops import (
     apply_spatial, gauss, magick_motion_blur, to_uint8, unit, zoom_operator,
 )
 from tfprune.corruptions.frost_photographs import photograph_textures
+from tfprune.corruptions.parameters import CIFAR10
 
 
-def snow(images, severity, rng):
+def snow(images, severity, rng, params=CIFAR10):
     """Snowflakes streaked by motion blur (and its 180-degree copy) over a brightened image."""
-    mean, sd, zoom, threshold, radius, sigma, keep = (
-        (0.1, 0.2, 1, 0.6, 8, 3, 0.95),
-        (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
-        (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
-        (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
-        (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
-    )[severity - 1]
+    mean, sd, zoom, threshold, radius, sigma, keep = params.row("snow", severity)
     x = unit(images)
-    n, size = x.shape[:2]
+    n, h, w = x.shape[:3]
     # The layer stays float64 up to its 8 bits, as the reference's, so that it crosses
     # the threshold and the integer steps where the reference's does.
-    flakes = rng.normal(mean, sd, (n, size, size))
-    flakes = apply_spatial(zoom_operator(size, (zoom,), np.float64), flakes)
+    flakes = rng.normal(mean, sd, (n, h, w))
+    flakes = apply_spatial(zoom_operator((h, w), (zoom,), np.float64), flakes)
     flakes[flakes < threshold] = 0
     layer = (np.clip(flakes, 0, 1) * 255).astype(np.uint8)  # ImageMagick gets 8 bits
     flakes = magick_motion_blur(layer, radius, sigma, rng.uniform(-135, -45, n))[..., None] / 255
@@ -88,12 +83,15 @@ def _ice(shape: tuple[int, int], scale: float, rng: np.random.Generator) -> np.n
 
 
 @functools.lru_cache(maxsize=None)
-def _frost_texture(index: int, size: int) -> np.ndarray:
-    """Procedural stand-in for the reference frost photo `index`, for images of side
-    `size` (features scale with it); fixed seed, as the reference textures are files."""
+def _frost_texture(index: int, size: int, per_pixel: float = CIFAR10.frost_per_pixel,
+                   fit: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Procedural stand-in for the reference frost photo `index`, resized as the photo
+    by per_pixel*size (CIFAR's 0.2 at 32 px by default; features scale with it), and
+    larger than `fit` (H, W) on both axes; fixed seed, as the reference textures are files."""
     rng = np.random.default_rng(20190 + index)
-    scale = size / 32
-    shape = tuple(max(int(round(d * scale)), size + 1) for d in _FROST_SHAPES[index])
+    scale = per_pixel * size / CIFAR10.frost_resize
+    shape = tuple(max(int(round(d * scale)), least + 1)
+                  for d, least in zip(_FROST_SHAPES[index], fit))
     clear, thick = (np.array(c, np.float64) for c in _FROST_COLOURS[index])
     mean = np.array(_FROST_MEANS[index], np.float64)
     ice = _ice(shape, scale, rng)
@@ -119,45 +117,49 @@ def _blend_crops(images, a, b, texture, rng, dtype, last_offset: bool):
     Arithmetic is in `dtype` (the reference's float64 with the photos); `last_offset`
     says whether a crop may start at the last offset that fits.
     """
-    n, size = images.shape[:2]
+    n, h, w = images.shape[:3]
     pick = rng.integers(0, len(_FROST_SHAPES), n)
     out = a * images.astype(dtype)
-    span = np.arange(size)
     spare = 1 if last_offset else 0
     for k in np.unique(pick):
         idx = np.flatnonzero(pick == k)
         chosen = texture(int(k))
-        top = rng.integers(0, chosen.shape[0] - size + spare, len(idx))
-        left = rng.integers(0, chosen.shape[1] - size + spare, len(idx))
-        rows, cols = top[:, None, None] + span[:, None], left[:, None, None] + span
+        top = rng.integers(0, chosen.shape[0] - h + spare, len(idx))
+        left = rng.integers(0, chosen.shape[1] - w + spare, len(idx))
+        rows, cols = top[:, None, None] + np.arange(h)[:, None], left[:, None, None] + np.arange(w)
         out[idx] += b * chosen[rows, cols].astype(dtype)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def frost(images, severity, rng, photographs=None):
+def frost(images, severity, rng, photographs=None, params=CIFAR10):
     """a*image + b*(random crop of a random frost texture), on the 0..255 scale.
 
     `photographs`: a folder of the reference's photos (find_frost_photographs), blended
-    as the reference's CIFAR recipe does; None falls back to the generated ice textures,
-    stand-ins that make frost stronger than the reference's.
+    as the reference's recipe does; None falls back to the generated ice textures,
+    stand-ins that make frost stronger than the reference's. Either is resized by the
+    set's factor per pixel of the shorter side (CIFAR-10-C 0.2 at 32 px, Tiny-ImageNet-C
+    0.3 at 64, ImageNet-C 1 at 224), more where a crop of the image's size would not fit.
     """
-    a, b = ((1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45))[severity - 1]
-    size = images.shape[1]
+    a, b = params.row("frost", severity)
+    h, w = images.shape[1:3]
+    resize = dict(size=min(h, w), per_pixel=params.frost_per_pixel, fit=(h, w))
     if photographs is None:
-        return _blend_crops(images, a, b, lambda k: _frost_texture(k, size), rng,
+        return _blend_crops(images, a, b, lambda k: _frost_texture(k, **resize), rng,
                             np.float32, last_offset=True)
-    photos = photograph_textures(photographs, size)
+    photos = photograph_textures(photographs, **resize)
     return _blend_crops(images, a, b, photos.__getitem__, rng, np.float64, last_offset=False)
 
 
-def _plasma(n: int, size: int, decay: float, rng: np.random.Generator) -> np.ndarray:
+def _plasma(n: int, shape: tuple[int, int], decay: float,
+            rng: np.random.Generator) -> np.ndarray:
     """Diamond-square plasma fractal on a wrap-around grid (one per image), in [0, 1].
 
     Each new point is the mean of its 4 neighbours + w*U(-w, w); w starts at 100 and
-    is divided by `decay` after each square+diamond pass. The grid side is the next
-    power of two (32 for CIFAR), cropped to `size`.
+    is divided by `decay` after each square+diamond pass. The grid side is the power of
+    two that covers the longer side (the reference's: 32 for CIFAR, 64 for Tiny-ImageNet,
+    256 for ImageNet), cropped to `shape` (H, W).
     """
-    side = 1 << (size - 1).bit_length()
+    side = 1 << (max(shape) - 1).bit_length()
     m = np.zeros((n, side, side))
     step, wibble = side, 100.0
 
@@ -175,22 +177,22 @@ def _plasma(n: int, size: int, decay: float, rng: np.random.Generator) -> np.nda
         on_cols = corners + np.roll(corners, -1, axis=1) + centres + np.roll(centres, 1, axis=2)
         m[:, ::step, half::step], m[:, half::step, ::step] = wibbled(on_rows), wibbled(on_cols)
         step, wibble = half, wibble / decay
-    m = m[:, :size, :size]
+    m = m[:, : shape[0], : shape[1]]
     m -= m.min(axis=(1, 2), keepdims=True)
     return (m / m.max(axis=(1, 2), keepdims=True)).astype(np.float32)
 
 
-def fog(images, severity, rng):
+def fog(images, severity, rng, params=CIFAR10):
     """Add a plasma cloud (shared by the channels), then rescale so the image max is kept."""
-    a, decay = ((0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75))[severity - 1]
+    a, decay = params.row("fog", severity)
     x = unit(images)
-    cloud = _plasma(len(x), x.shape[1], decay, rng)[..., None]
+    cloud = _plasma(len(x), x.shape[1:3], decay, rng)[..., None]
     top = x.max(axis=(1, 2, 3), keepdims=True)
     return to_uint8((x + a * cloud) * top / (top + a))
 
 
 def _canny(u8: np.ndarray, low: int, high: int) -> np.ndarray:
-    """OpenCV Canny (aperture 3, L1 magnitude) on a (N, S, S) uint8 batch.
+    """OpenCV Canny (aperture 3, L1 magnitude) on a (N, H, W) uint8 batch.
 
     Sobel with replicated borders, non-maximum suppression in 4 directions
     (tan 22.5 and tan 67.5 sectors, OpenCV's strict/non-strict comparisons,
@@ -287,18 +289,11 @@ def _water_mask(liquid: np.ndarray) -> np.ndarray:
     return u * dist
 
 
-def spatter(images, severity, rng):
+def spatter(images, severity, rng, params=CIFAR10):
     """Water droplets (severities 1-3) or mud (4-5) from a thresholded blurry noise layer."""
-    mean, sd, sigma, threshold, k, mud = (
-        (0.62, 0.1, 0.7, 0.7, 0.5, False),
-        (0.65, 0.1, 0.8, 0.7, 0.5, False),
-        (0.65, 0.3, 1, 0.69, 0.5, False),
-        (0.65, 0.1, 0.7, 0.69, 0.6, True),
-        (0.65, 0.1, 0.5, 0.68, 0.6, True),
-    )[severity - 1]
+    mean, sd, sigma, threshold, k, mud = params.row("spatter", severity)
     x = unit(images)
-    n, size = x.shape[:2]
-    liquid = gauss(rng.normal(mean, sd, (n, size, size)), sigma)
+    liquid = gauss(rng.normal(mean, sd, x.shape[:3]), sigma)
     liquid[liquid < threshold] = 0
     if mud:
         m = gauss((liquid > threshold).astype(np.float64), k)
