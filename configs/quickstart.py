@@ -7,11 +7,13 @@ def get_config():
     config.data.name = "digits"
     config.data.augment = "crop"  # no flips: digits are not mirror-symmetric
     config.model.name = "cnn_small"
-    config.train.epochs = 15
+    # 40 epochs: the parent passes its control (retrained 6 epochs without pruning, it
+    # gains less than delta on every distribution); 15 left it 0.9 points short nominal.
+    config.train.epochs = 40
     config.train.batch_size = 64
     config.train.lr = 0.1
     config.train.warmup_epochs = 1
-    config.train.lr_milestones = (10, 13)
+    config.train.lr_milestones = (25, 35)
     config.train.weight_decay = 5e-4
     config.prune.method = "wt"
     config.prune.spacing = ("geometric(0.7, 0.05, 5)",)

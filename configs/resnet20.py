@@ -7,6 +7,12 @@ Arguments, comma-separated after the file name (`configs/resnet20.py:quick,robus
 - quick: a CPU-sized run (under half an hour on 2 cores) that still prunes past 90%:
   one network, a 10-epoch parent, 5 cycles of 3 retraining epochs on the schedule
   rescaled to them, six corruptions, no noise sweep.
+- cpu: a CPU-sized protocol whose parent passes its own control (retrained without
+  pruning, its nominal accuracy should move less than 0.25 points): a 40-epoch one-cycle
+  parent, then 6 targets from 30% to 95% pruned, each retrained 8 epochs on the
+  one-cycle schedule rescaled to them; WT and FT; the six corruptions at severity 3 and
+  a noise sweep of 500 images; bf16 training where the CPU has it (train.precision=auto).
+  About 2-3 hours on 2 cores (docs/trust.md has the measured cost).
 - robust: the study's robust-training arm (paper/lost/param/cifar_c): train and prune on
   images corrupted by nine CIFAR-10-C corruptions (severity 0-5), 16 keep ratios from
   0.80 to 0.03, each one retrained; the train group is nominal and the nine at
@@ -16,7 +22,7 @@ Arguments, comma-separated after the file name (`configs/resnet20.py:quick,robus
 from tfprune import config as config_lib
 from tfprune import corruptions, data, study
 
-ARGUMENTS = ("quick", "robust", "augmix")
+ARGUMENTS = ("quick", "cpu", "robust", "augmix")
 
 
 def get_config(arg=""):
@@ -34,6 +40,23 @@ def get_config(arg=""):
         config.eval.groups = (
             "train=nominal," + ",".join(f"{c}_3" for c in data.ROBUST_CORRUPTIONS),
             "test=cifar10_1," + ",".join(f"{c}_3" for c in held_out))
+    if "quick" in arguments and "cpu" in arguments:
+        raise ValueError("configs/resnet20.py: quick and cpu are two protocols; pick one")
+    if "cpu" in arguments:
+        config.seeds = ()
+        config.train.update(epochs=40, warmup_epochs=0, lr_schedule="one_cycle",
+                            one_cycle_peak=0.3, precision="auto")
+        config.prune.ratios = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
+        config.prune.methods = "wt,ft"
+        config.prune.retrain_epochs = 8
+        config.prune.retrain_schedule = "rescaled"  # one cycle up and down in 8 epochs
+        config.eval.extra_corruptions = ()
+        config.eval.noise_images = 500
+        config.eval.reference_network = False
+        config.eval.control_network = True
+        if "robust" not in arguments and "augmix" not in arguments:
+            config.eval.corruptions = config_lib.base().eval.corruptions  # six, severity 3
+            config.eval.groups = ("train=nominal", "test=*_3")
     if "quick" in arguments:
         config.seeds = ()
         config.train.update(epochs=10, warmup_epochs=1, lr_milestones=(5, 8))

@@ -2,7 +2,8 @@
 nothing pruned. A deliberately under-trained parent (4 epochs of the quickstart) is
 flagged on the distributions where retraining alone gains more than delta; prune
 potentials against the control stand beside those against the parent, and a potential
-at the largest tested ratio is marked censored (">=") in results, table and report."""
+at the largest tested ratio is marked censored (">=") in results, table and report. The
+quickstart's own parent (40 epochs) passes its control on every distribution."""
 import json
 import subprocess
 import sys
@@ -25,9 +26,12 @@ def test_an_under_trained_parent_is_flagged_by_its_control(tmp_path):
     gain = 100 * (control["accuracy"]["nominal"] - parent["accuracy"]["nominal"])
     assert gain > results["delta"]  # 4 epochs: retraining alone helps
     assert control["gain_over_parent"]["nominal"] == gain
+    error = control["gain_standard_error"]["nominal"]
+    assert 0 < error < gain / 1.96  # beyond the sampling error of 449 paired test images
     assert "nominal" in control["not_converged"]
-    assert (f"parent not converged: retraining alone gains {gain:.1f} points on nominal; "
-            "prune potentials on nominal are inflated") in result.stdout
+    assert (f"parent not converged: retraining alone gains {gain:.1f} points on nominal "
+            f"(sampling error {error:.1f}); prune potentials on nominal are inflated"
+            ) in result.stdout
     summary = results["methods"]["wt"]
     assert set(summary["prune_potential_vs_control"]) == set(parent["accuracy"])
     largest = max(c["prune_ratio"] for c in summary["cycles"])
@@ -40,3 +44,18 @@ def test_an_under_trained_parent_is_flagged_by_its_control(tmp_path):
     assert "| nominal * |" in report and "parent not converged" in report
     if any(summary["censored"].values()):
         assert "\u2265 " in report and ">=" in result.stdout
+
+
+def test_the_quickstart_parent_passes_its_control(tmp_path):
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "tfprune.run", "--config", "configs/quickstart.py",
+         "--config.prune.ratios=(0.5,)", "--config.eval.noise_images=0",
+         "--config.eval.reference_network=False", "--config.export.tflite=False",
+         f"--workdir={workdir}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    control = json.loads((workdir / "results.json").read_text())["control"]
+    assert control["not_converged"] == [], control["gain_over_parent"]
+    assert "parent not converged" not in result.stdout
+    header = next(line for line in result.stdout.splitlines() if line.startswith("distribution  "))
+    assert header.split()[:3] == ["distribution", "parent", "control"]

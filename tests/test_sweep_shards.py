@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, config_file, results_differences
 from tfprune import config as config_lib
 from tfprune import sweep
-from tfprune import errors
+from tfprune import errors, verdicts
 
 OVERRIDES = {"train.epochs": 1, "data.max_train_examples": 128, "prune.ratios": (0.5,),
              "prune.retrain_epochs": 1, "eval.corruptions": ("contrast",),
@@ -126,7 +126,18 @@ def test_merge_equals_the_unsharded_sweep(runs):
             assert stats["values"] == values
             assert stats["mean"] == pytest.approx(sum(values) / 2)
             assert stats["std"] == pytest.approx(abs(values[0] - values[1]) / 2)
+        # What the seeds support, from the same per-seed results.
+        entry = sharded["across_seeds"]["methods"][method]
+        per_seed = [sharded["seeds"][s] for s in ("0", "1")]
+        assert entry["seed_support"] == verdicts.seed_support(
+            [r["methods"][method]["prune_potential"] for r in per_seed])
+        paired, = entry["paired_by_cycle"]
+        assert paired["by_distribution"] == verdicts.paired_comparison(
+            [r["methods"][method]["cycles"][0]["accuracy"] for r in per_seed],
+            [r["parent"]["accuracy"] for r in per_seed], sharded["delta"])
     assert "ft: prune potential (%) per seed, and mean +- std over 2 seeds" in runs["merged"].stdout
+    assert "seeds support a PP different from nominal on:" in runs["merged"].stdout
+    assert "pruned vs its own seed's parent" in runs["merged"].stdout
     with open(os.path.join(runs["sharded"], "report.md")) as stream:
         assert "seed-0/report.md" in stream.read()
 

@@ -157,8 +157,9 @@ def base():
         noise_steps=15,
         reference_network=False,  # also train an unpruned network with another seed
         # also retrain the parent as a cycle retrains, nothing pruned (tfprune.verdicts):
-        # where it gains more than delta on the parent, the parent was not converged
-        control_network=False,
+        # where it gains more than delta on the parent (beyond the sampling error), the
+        # parent was not converged and the prune potentials there are inflated
+        control_network=True,
         # stop when the parent's nominal accuracy is chance level (metrics.chance_ceiling):
         # its prune potentials would mean nothing. False only for plumbing runs (tests).
         stop_at_chance_parent=True,

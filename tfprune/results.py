@@ -153,8 +153,12 @@ def _control(control, parent_accuracy, parent_outputs, distributions, delta):
     outputs = control["outputs"]
     measures = _measures(outputs, distributions)
     gains = verdicts.control_gains(measures["accuracy"], parent_accuracy)
+    errors = {d: verdicts.paired_standard_error(
+        outputs[f"{d}:pred"] == distributions[d].labels,
+        parent_outputs[f"{d}:pred"] == distributions[d].labels) for d in gains}
     return dict(**measures, **_comparison(outputs, parent_outputs, distributions),
-                gain_over_parent=gains, not_converged=verdicts.inflated(gains, delta),
+                gain_over_parent=gains, gain_standard_error=errors,
+                not_converged=verdicts.inflated(gains, delta, errors),
                 export=_export_entries(control["export"], outputs, distributions,
                                        workdir.CONTROL),
                 derived_from=_derived_from(workdir.CONTROL, outputs))
@@ -293,6 +297,9 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
                                    distributions)),
                    methods={method: dict(declaration, cycles=[])
                             for method, declaration in declarations.items()})
+    results["parent"]["at_chance"] = verdicts.at_chance(
+        parent_accuracy, header["dataset"]["num_classes"],
+        {d: len(distributions[d].labels) for d in parent_accuracy})
     if noise:
         results["parent"]["noise"] = _noise(parent_outputs, None, noise)
     if reference:

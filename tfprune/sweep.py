@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from tfprune import config as config_lib
-from tfprune import errors, pipeline, report, storage, tables, workdir
+from tfprune import errors, pipeline, report, storage, tables, verdicts, workdir
 from tfprune import results as results_lib
 
 
@@ -179,12 +179,25 @@ def _over_seeds(mappings):
             if all(key in m for m in mappings)}
 
 
-def _across_seeds(runs, methods):
+def _paired_by_cycle(runs, method, delta):
+    """Per cycle index that every seed reached: its target ratio and, per distribution, the
+    pruned network against its own seed's parent over the seeds (verdicts.paired_comparison)."""
+    cycles = [r["methods"][method]["cycles"] for r in runs]
+    parents = [r["parent"]["accuracy"] for r in runs]
+    return [dict(target_ratio=by_seed[0]["target_ratio"], by_distribution=(
+        verdicts.paired_comparison([c["accuracy"] for c in by_seed], parents, delta)))
+            for by_seed in zip(*cycles)]
+
+
+def _across_seeds(runs, methods, delta):
     across = dict(parent=dict(accuracy=_over_seeds([r["parent"]["accuracy"] for r in runs])),
                   methods={})
     for method in methods:
         summaries = [r["methods"][method] for r in runs]
-        entry = dict(prune_potential=_over_seeds([s["prune_potential"] for s in summaries]))
+        entry = dict(prune_potential=_over_seeds([s["prune_potential"] for s in summaries]),
+                     seed_support=verdicts.seed_support([s["prune_potential"]
+                                                         for s in summaries]),
+                     paired_by_cycle=_paired_by_cycle(runs, method, delta))
         entry["export"] = {
             variant: dict(prune_potential=_over_seeds(
                 [s["export"][variant]["prune_potential"] for s in summaries]))
@@ -223,7 +236,29 @@ def table(merged):
         if "excess_error_slope" in entry:
             lines.append("  excess error slope (points per 100% pruned, test vs train group): "
                          f"{_plus_minus(entry['excess_error_slope'])}")
+        lines += _support_lines(entry)
     return "\n".join(lines)
+
+
+def _support_lines(entry):
+    """What the seeds support: which distributions' potentials differ from the nominal one
+    beyond the seed spread, and per cycle the pruned-vs-parent verdict every seed shares."""
+    support = entry["seed_support"]
+    differs = [d for d, s in support.items() if s["differs_from_nominal"]]
+    within = [d for d, s in support.items() if not s["differs_from_nominal"]]
+    lines = [f"  seeds support a PP different from nominal on: {', '.join(differs) or 'none'}"]
+    if within:
+        lines.append(f"  within the seed spread of nominal (no finding): {', '.join(within)}")
+    paired = entry["paired_by_cycle"]
+    if paired:
+        names = list(paired[0]["by_distribution"])
+        rows = [["pruned vs parent", *(f"{c['target_ratio']:.0%}" for c in paired)]]
+        rows += [[name, *(c["by_distribution"][name]["verdict"] for c in paired)]
+                 for name in names]
+        lines += ["  pruned vs its own seed's parent, the verdict all seeds share (within "
+                  "delta, worse, better; mixed: the seeds disagree):",
+                  *("  " + line for line in tables.aligned(rows))]
+    return lines
 
 
 def _sweep_report(run_dir, merged, seed_reports):
@@ -269,7 +304,8 @@ def merge(config, run_dir, log=print):
                              workdirs={str(s): os.path.basename(f) for s, f in folders.items()}),
                   config=json.loads(config.to_json()), delta=config.eval.delta,
                   seeds={str(seed): results for seed, results in per_seed.items()},
-                  across_seeds=_across_seeds(list(per_seed.values()), methods))
+                  across_seeds=_across_seeds(list(per_seed.values()), methods,
+                                             config.eval.delta))
     storage.write_json(workdir.results(run_dir), merged)
     seed_reports = {seed: report.write_report(folder, [f for f in folders.values()
                                                        if f != folder])

@@ -42,8 +42,12 @@ def table(results):
         if any(censored.values()):
             lines.append("  >= : the largest tested ratio still passes; the potential may be "
                          "larger (test higher ratios)")
+    if results["parent"].get("at_chance"):
+        lines += ["", *verdicts.at_chance_lines(results["parent"]["accuracy"],
+                                                results["parent"]["at_chance"])]
     if control:
-        lines += ["", *verdicts.not_converged_lines(control["gain_over_parent"], results["delta"])]
+        lines += ["", *verdicts.not_converged_lines(control["gain_over_parent"], results["delta"],
+                                                    control.get("gain_standard_error"))]
         if control["not_converged"]:
             lines.append("  (* in the tables; compare PP control, against the control network)")
     lines += _precision_lines(results)

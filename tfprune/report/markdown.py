@@ -96,10 +96,12 @@ def potential_table(run, context):
     lines = ["| distribution | " + " | ".join(_cell(c) for c, _ in columns) + " |",
              "|---|" + "---:|" * len(columns)]
     flagged = reader.as_dict(run.results.get("control")).get("not_converged") or []
+    at_chance = reader.as_dict(run.results.get("parent")).get("at_chance") or []
     for name in distributions:
         cells = ["\u2265 " * bool(censored.get(i, {}).get(name)) + _percent(p.get(name))
                  for i, (_, p) in enumerate(columns)]
-        lines.append(f"| {_cell(name)}{' *' * (name in flagged)} | " + " | ".join(cells) + " |")
+        marks = " *" * (name in flagged) + " \u2020" * (name in at_chance)
+        lines.append(f"| {_cell(name)}{marks} | " + " | ".join(cells) + " |")
     for group, members in context["groups"].items():
         if len(members) < 2:
             continue
@@ -114,6 +116,9 @@ def potential_table(run, context):
     if any(any(c.values()) for c in censored.values()):
         lines += ["", "\u2265: the largest tested ratio still passes; the potential may be "
                   "larger."]
+    if at_chance:
+        lines += ["", "\u2020 the parent is at chance level there: its prune potential means "
+                  "nothing."]
     if flagged:
         gains = reader.as_dict(run.results["control"].get("gain_over_parent"))
         lines += ["", "\\* parent not converged: retraining it without pruning (the control "

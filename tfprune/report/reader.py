@@ -88,6 +88,14 @@ def cycles(summary):
     return sorted(found, key=lambda c: c["prune_ratio"])
 
 
+def censored(summary, potential):
+    """{dist: whether `potential` there is the method's largest tested prune ratio}: a
+    lower bound, shown as ">= r" (tfprune.verdicts.censored, for any potential)."""
+    ratios = [number(c.get("prune_ratio")) for c in cycles(summary)]
+    largest = max((r for r in ratios if not math.isnan(r)), default=math.nan)
+    return {d: number(p) >= largest for d, p in as_dict(potential).items()}
+
+
 def distributions(results):
     """Nominal first, then the config's corruption x severity order, then any others."""
     results = as_dict(results)

@@ -44,7 +44,9 @@ def draw(runs, colours, context, path):
                            alpha=1.0 if k == 0 else 0.45, hatch=HATCHES[k % len(HATCHES)],
                            edgecolor="black", lw=0.6)
             if len(distributions) * len(bars) <= 40:  # few bars: print their values
-                ax.bar_label(drawn, ["n/a" if math.isnan(v) else f"{v:.0f}" for v in values],
+                lower = reader.censored(summary, potentials.get(bar))
+                ax.bar_label(drawn, ["n/a" if math.isnan(v) else "\u2265" * bool(lower.get(d))
+                                     + f"{v:.0f}" for d, v in zip(distributions, values)],
                              fontsize=7, padding=1)
         ax.set_xticks(range(len(distributions)), [plot.label(d) for d in distributions],
                       rotation=30, ha="right")

@@ -20,8 +20,10 @@ def draw(runs, colours, context, path, *, potential, backend):
         return None, None
     values = np.array([[100 * reader.number(found[m].get(d)) for d in distributions]
                        for m in methods])
+    bounds = [reader.censored(run.methods[m], found[m]) for m in methods]
+    lower = np.array([[bool(b.get(d)) for d in distributions] for b in bounds])
     transpose = len(distributions) > 16  # many distributions: one row each
-    matrix = values.T if transpose else values
+    matrix, lower = (values.T, lower.T) if transpose else (values, lower)
     rows, columns = (distributions, methods) if transpose else (methods, distributions)
     figure = plot.new_figure(max(5.5, 0.95 * len(columns) + 3.0),
                              max(3.2, 0.42 * len(rows) + 2.2))
@@ -29,7 +31,7 @@ def draw(runs, colours, context, path, *, potential, backend):
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
     image = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=0, vmax=100, aspect="auto")
     for (i, j), v in np.ndenumerate(matrix):
-        text = "n/a" if math.isnan(v) else f"{v:.0f}%"
+        text = "n/a" if math.isnan(v) else "\u2265" * lower[i, j] + f"{v:.0f}%"
         colour = "black" if math.isnan(v) or v > 55 else "white"
         ax.text(j, i, text, ha="center", va="center", color=colour,
                 fontsize=11 if len(columns) <= 8 else 9 if len(columns) < 12 else 7)
@@ -47,7 +49,8 @@ def draw(runs, colours, context, path, *, potential, backend):
     plot.save(figure, path)
     return (f"Prune potential of each method on each distribution, {backend} networks: the "
             "largest tested prune ratio whose error is at most \u03b4 above the parent's "
-            "error on that distribution. Brighter is better; a row much darker on corrupted "
+            "error on that distribution (\u2265: the largest tested ratio still passes, a "
+            "lower bound). Brighter is better; a row much darker on corrupted "
             "distributions than on nominal means pruning costs robustness first."), None
 
 
