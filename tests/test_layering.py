@@ -24,7 +24,7 @@ LAYERS = {
         "evaluate", "results", "precision", "verdicts", "tables", "user_models")},
     "export": EXPORT_REPORT, "export.pqat": EXPORT_REPORT, "tfprune.report": EXPORT_REPORT,
     **{f"tfprune.{name}": ORCHESTRATION for name in (
-        "config", "study", "pipeline", "cascade", "sweep", "cli")},
+        "config", "study", "pipeline", "cascade", "sweep", "cli", "api")},
     "export.kit": ORCHESTRATION,
     **{name: ENTRY for name in (
         "tfprune.run", "tfprune.report.__main__", "tfprune.bench", "tfprune.profile",

@@ -13,7 +13,7 @@ import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from tfprune import cli, lock, sweep
+from tfprune import api, cli, lock, sweep
 from tfprune import config as config_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Python config file (configs/*.py).",
@@ -133,11 +133,8 @@ def main(argv):
             moved = lock.move_aside(workdir, "tfprune.run --fresh")
             if moved:
                 print(f"--fresh: moved the old {workdir} to {moved}")
-        # The shards of a sweep, and the workers of one multi_worker run, share the workdir.
-        shared = shard is not None or config.train.strategy == "multi_worker"
-        program = "tfprune.run" + (f" --shard={_SHARD.value}" if shard else "")
-        with lock.held(workdir, program, shared=shared):
-            sweep.run(config, workdir, shard)
+        api.run(config, workdir, shard=shard,
+                program="tfprune.run" + (f" --shard={_SHARD.value}" if shard else ""))
 
     cli.guarded(job)
 

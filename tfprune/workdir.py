@@ -17,6 +17,7 @@
       seed-<s>/                        one seed's ordinary workdir (a sweep of several seeds)
       shards/shard-<i>-of-<n>.json     the units each shard of a sweep took
       lock/workdir.lock, lock/holder-<host>-<pid>.json   the workdir lock and its holders
+      inputs/<kind>-<digest>.keras|.npz   a model or arrays handed to tfprune.api.run
 
 Network ids name the networks of a run: "parent", "reference", and "<method>-NN" for
 cycle NN of a method. Other modules build no workdir path themselves.
@@ -156,6 +157,13 @@ def parse_cache_file(name):
 
 # ---------------------------------------------------------------------------
 # Results, reports, devices, sweeps.
+
+def api_input(workdir, kind, digest, extension):
+    """Where tfprune.api.run keeps a Python object it was given (the parent model, the
+    data arrays), named by its content's digest so that a rerun with the same object
+    finds it and another object is another input."""
+    return os.path.join(workdir, "inputs", f"{kind}-{digest[:16]}.{extension}")
+
 
 def results(workdir, method=None):
     """results.json, or a sweep unit's results-<method>.json (tfprune.sweep merges them)."""
