@@ -20,7 +20,7 @@ FROST_DIR = os.path.join(ROOT, "..", "shared", "data", "frost")  # the reference
 QUICK_RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=4",
              "--config.prune.ratios=(0.4, 0.7)", "--config.prune.retrain_epochs=2",
              "--config.eval.corruptions=('contrast',)", "--config.eval.noise_images=50",
-             "--config.eval.reference_network=False"]
+             "--config.eval.reference_network=False", "--config.eval.control_network=False"]
 
 
 def config_file(name):
@@ -60,6 +60,7 @@ def tiny_config():
     config.eval.noise_images = 20
     config.eval.reference_network = False
     config.eval.stop_at_chance_parent = False  # one epoch on 256 images: plumbing only
+    config.eval.control_network = False  # tests/test_control_network.py tests it
     config.export.latency_runs = 0
     return config
 

@@ -32,7 +32,8 @@ TINY = ["--config", "configs/quickstart.py", "--config.train.epochs=1",
         "--config.data.max_train_examples=256", "--config.prune.ratios=(0.3, 0.6)",
         "--config.prune.retrain_epochs=1", "--config.eval.corruptions=('contrast',)",
         "--config.eval.noise_images=0", "--config.eval.reference_network=False",
-        "--config.eval.stop_at_chance_parent=False"]  # 1 epoch on 256 images: near chance
+        # 1 epoch on 256 images: near chance
+        "--config.eval.stop_at_chance_parent=False", "--config.eval.control_network=False"]
 CIFAR_RECORD, CIFAR_RECORDS = 3073, 10000
 
 

@@ -25,7 +25,7 @@ from tfprune import errors
 RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=3",
        "--config.prune.spacing=('geometric(0.6, 0.2, 2)',)", "--config.prune.retrain_epochs=1",
        "--config.eval.corruptions=('gaussian_noise', 'contrast')", "--config.eval.noise_images=0",
-       "--config.eval.reference_network=False",
+       "--config.eval.reference_network=False", "--config.eval.control_network=False",
        "--config.export.variants=('float32', 'dynamic_int8')"]
 DEVICE = "test-device"
 # What the device environment may hold: these packages and whatever they import.
@@ -258,6 +258,7 @@ def other_run(tmp_path_factory):
                   "--config.prune.retrain_epochs=1", "--config.eval.corruptions=()",
                   "--config.eval.noise_images=0", "--config.eval.reference_network=False",
                   "--config.export.tflite=False", "--config.eval.stop_at_chance_parent=False",
+                  "--config.eval.control_network=False",
                   f"--workdir={workdir}")
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir

@@ -89,7 +89,7 @@ def test_a_sweep_shard_and_its_merge_run_on_a_ram_workdir(tmp_path, monkeypatch)
     config = config_lib.base()
     config.update_from_flattened_dict({
         "train.epochs": 1, "train.batch_size": 64, "data.max_train_examples": 128,
-        "eval.stop_at_chance_parent": False,
+        "eval.stop_at_chance_parent": False, "eval.control_network": False,
         "prune.ratios": (0.5,), "prune.retrain_epochs": 1, "eval.corruptions": ("contrast",),
         "export.tflite": False, "seeds": (0, 1), "prune.method": "wt"})
     workdir = "ram://sweep/run"
@@ -127,7 +127,7 @@ def test_a_run_with_tflite_export_leaves_its_files_on_the_ram_workdir(tmp_path, 
     config = config_lib.base()
     config.update_from_flattened_dict({
         "train.epochs": 1, "train.batch_size": 64, "data.max_train_examples": 128,
-        "eval.stop_at_chance_parent": False,
+        "eval.stop_at_chance_parent": False, "eval.control_network": False,
         "prune.ratios": (0.5,), "prune.retrain_epochs": 1, "prune.method": "ft",
         "eval.corruptions": ("contrast",), "export.variants": ("float32", "int8"),
         "export.latency_runs": 2, "export.latency_batch_runs": 1,

@@ -181,7 +181,8 @@ def _run(workdir, *flags):
          "--config.train.epochs=1", "--config.prune.ratios=(0.5,)",
          "--config.prune.retrain_epochs=1", "--config.eval.corruptions=('contrast',)",
          "--config.eval.noise_images=0", "--config.eval.reference_network=False",
-         "--config.eval.stop_at_chance_parent=False", "--config.export.latency_runs=0",
+         "--config.eval.stop_at_chance_parent=False", "--config.eval.control_network=False",
+         "--config.export.latency_runs=0",
          "--config.data.name=folder", f"--workdir={workdir}", *flags],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
 

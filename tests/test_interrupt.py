@@ -16,7 +16,7 @@ COMMAND = [sys.executable, "-m", "tfprune.run", "--config", "configs/quickstart.
            "--config.prune.ratios=(0.5,)", "--config.prune.retrain_epochs=3",
            "--config.eval.corruptions=('contrast',)", "--config.eval.noise_images=0",
            "--config.eval.reference_network=False", "--config.export.tflite=False",
-           "--config.eval.stop_at_chance_parent=False"]
+           "--config.eval.stop_at_chance_parent=False", "--config.eval.control_network=False"]
 
 
 def _digest(path):

@@ -34,6 +34,7 @@ def _tiny_config():
     config.train.epochs = 1
     config.data.max_train_examples = 256
     config.eval.stop_at_chance_parent = False  # plumbing: a one-epoch parent
+    config.eval.control_network = False
     config.prune.ratios = (0.3, 0.6)
     config.prune.retrain_epochs = 1
     config.eval.corruptions = ("contrast",)

@@ -23,7 +23,8 @@ def test_a_tiny_run_logs_no_cuda_or_retracing_noise(tmp_path):
          "--config.train.epochs=1", "--config.data.max_train_examples=256",
          "--config.prune.ratios=(0.5,)", "--config.prune.retrain_epochs=1",
          "--config.eval.corruptions=('contrast',)", "--config.eval.noise_images=20",
-         "--config.eval.stop_at_chance_parent=False", f"--workdir={tmp_path / 'run'}"],
+         "--config.eval.stop_at_chance_parent=False", "--config.eval.control_network=False",
+         f"--workdir={tmp_path / 'run'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert not [line for line in result.stderr.splitlines()

@@ -28,7 +28,8 @@ RUN = ["--config", "configs/quickstart.py", "--config.train.epochs=1",
        f"--config.prune.ratios={RATIOS}", "--config.prune.retrain_epochs=1",
        f"--config.prune.methods={','.join(METHODS)}", "--config.eval.corruptions=()",
        "--config.eval.noise_images=0", "--config.eval.reference_network=False",
-       "--config.export.tflite=False", "--config.eval.stop_at_chance_parent=False"]
+       "--config.export.tflite=False", "--config.eval.stop_at_chance_parent=False",
+       "--config.eval.control_network=False"]
 # One process of a run: its logical CPU devices, the strategy, the labels of the first
 # global batches its replicas get from a training stream whose labels are the examples'
 # indices (Keras distributes fit's dataset this way), then `python -m tfprune.run`.

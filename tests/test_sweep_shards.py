@@ -19,7 +19,7 @@ OVERRIDES = {"train.epochs": 1, "data.max_train_examples": 128, "prune.ratios": 
              "prune.retrain_epochs": 1, "eval.corruptions": ("contrast",),
              "eval.noise_images": 0, "eval.reference_network": False,
              "export.tflite": False, "seeds": (0, 1), "prune.methods": "wt,ft",
-             "eval.stop_at_chance_parent": False}
+             "eval.stop_at_chance_parent": False, "eval.control_network": False}
 CLI = ["--config", "configs/quickstart.py",
        *(f"--config.{key}={value if isinstance(value, str) else repr(value)}"
          for key, value in OVERRIDES.items())]

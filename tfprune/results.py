@@ -297,9 +297,9 @@ def build(header, distributions, parent, networks, declarations, delta, group_sp
                                    distributions)),
                    methods={method: dict(declaration, cycles=[])
                             for method, declaration in declarations.items()})
-    results["parent"]["at_chance"] = verdicts.at_chance(
-        parent_accuracy, header["dataset"]["num_classes"],
-        {d: len(distributions[d].labels) for d in parent_accuracy})
+    classes = header.get("dataset", {}).get("num_classes")
+    results["parent"]["at_chance"] = [] if classes is None else verdicts.at_chance(
+        parent_accuracy, classes, {d: len(distributions[d].labels) for d in parent_accuracy})
     if noise:
         results["parent"]["noise"] = _noise(parent_outputs, None, noise)
     if reference:
