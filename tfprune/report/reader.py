@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from tfprune import errors, storage
+from tfprune import errors, storage, verdicts
 from tfprune import workdir as layout
 from tfprune.results import NOMINAL
 
@@ -91,9 +91,8 @@ def cycles(summary):
 def censored(summary, potential):
     """{dist: whether `potential` there is the method's largest tested prune ratio}: a
     lower bound, shown as ">= r" (tfprune.verdicts.censored, for any potential)."""
-    ratios = [number(c.get("prune_ratio")) for c in cycles(summary)]
-    largest = max((r for r in ratios if not math.isnan(r)), default=math.nan)
-    return {d: number(p) >= largest for d, p in as_dict(potential).items()}
+    return verdicts.censored({d: number(p) for d, p in as_dict(potential).items()},
+                             [c["prune_ratio"] for c in cycles(summary)])
 
 
 def distributions(results):
