@@ -49,11 +49,11 @@ VARIANTS = {v.name: v for v in (
 
 
 def parse(names, key="config.export.variants"):
-    """The variants named by `names` (a tuple, or comma-separated text; "all" = every one),
-    in VARIANTS order; an unknown name raises ConfigError naming the allowed ones."""
-    if isinstance(names, str):
-        names = names.split(",")
-    names = [n.strip() for n in names if n.strip()]
+    """The variants named by `names` (a tuple, or comma-separated text, as a flag's
+    `--config.export.variants=float32,int8` arrives; "all" = every one), in VARIANTS
+    order; an unknown name raises ConfigError naming the allowed ones."""
+    items = (names,) if isinstance(names, str) else names
+    names = [n.strip() for item in items for n in item.split(",") if n.strip()]
     for name in names:
         if name not in (*VARIANTS, "all"):
             raise errors.ConfigError(f"{key}: unknown variant {name!r}; allowed: all, "

@@ -92,3 +92,4 @@ def test_unknown_variant_is_refused_in_one_line():
     assert all(variant in message for variant in variants.VARIANTS)
     assert variants.parse("all") == tuple(variants.VARIANTS)
     assert variants.parse(("int8", "float32")) == ("float32", "int8")
+    assert variants.parse(("int8,float32",)) == ("float32", "int8")  # a flag's tuple of one
