@@ -71,6 +71,18 @@ def test_a_file_builder_is_built_behind_the_normalisation_seeded(builders):
         np.testing.assert_array_equal(weights, other)
 
 
+def test_no_normalisation_layer_is_added_when_the_model_normalises_itself(builders):
+    """data.normalization=model gives mean 0 and std 1: no layer, not an identity op."""
+    identity = (0.0,) * 3, (1.0,) * 3
+    built, _ = models.network(_config(f"{builders}:small"), SHAPE, CLASSES, *identity, 3)
+    registered = config_lib.base().model
+    registered.name = "resnet20"
+    network, _ = models.network(registered, SHAPE, CLASSES, *identity, 3)
+    for model in (built, network):
+        kinds = [type(layer).__name__ for layer in model.layers]
+        assert kinds[:2] == ["InputLayer", "Conv2D"] and "Normalization" not in kinds
+
+
 def test_a_module_builder_is_imported_from_the_path(builders, monkeypatch):
     monkeypatch.syspath_prepend(os.path.dirname(builders))
     function = user_models.builder_function("user_builders:three_classes")

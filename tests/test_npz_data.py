@@ -104,9 +104,8 @@ def test_explicit_normalisation_and_none_for_a_model_that_normalises(tmp_path):
     assert itself.mean == (0.0,) * 3 and itself.std == (1.0,) * 3
     network = models.build("cnn_small", itself.image_shape, itself.num_classes,
                            itself.mean, itself.std)
-    layer = network.layers[1]  # the model sees raw 0..255 pixels: the layer is the identity
-    pixels = itself.test_images[:2].astype(np.float32)
-    np.testing.assert_allclose(layer(pixels).numpy(), pixels, rtol=1e-6)
+    # the model sees raw 0..255 pixels: no normalisation layer in front of it
+    assert type(network.layers[1]).__name__ == "Conv2D"
     config = config_lib.base()
     config.data.normalization = "explicit"
     with pytest.raises(errors.ConfigError, match="data.mean: \\(\\): write three"):

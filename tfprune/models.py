@@ -286,12 +286,16 @@ def build(name, input_shape=(32, 32, 3), num_classes=10,
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(builders)}")
     tf.keras.utils.set_random_seed(seed)
     inputs = tf.keras.Input(input_shape)
-    x = _normalization(mean, std)(inputs)
+    normalization = _normalization(mean, std)
+    x = inputs if normalization is None else normalization(inputs)
     return tf.keras.Model(inputs, builders[name](x, num_classes), name=name)
 
 
 def _normalization(mean, std):
-    """The data set's fixed normalisation of raw pixels, as a weightless layer."""
+    """The data set's fixed normalisation of raw pixels, as a weightless layer; None for
+    the identity (data.normalization=model), which would only cost an op in every file."""
+    if all(float(m) == 0 for m in mean) and all(float(s) == 1 for s in std):
+        return None
     return layers.Normalization(mean=[float(m) for m in mean],
                                 variance=[float(s) ** 2 for s in std])
 

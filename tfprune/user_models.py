@@ -140,9 +140,9 @@ def builder_function(spec):
 
 
 def build(spec, input_shape, num_classes, normalization):
-    """(model, source) of the builder's network, with `normalization` (the data set's) in
-    front of it as the registry's networks have it, so the builder writes the
-    architecture alone."""
+    """(model, source) of the builder's network, with `normalization` (the data set's
+    layer, None for none) in front of it as the registry's networks have it, so the
+    builder writes the architecture alone."""
     try:
         model = builder_function(spec)(tuple(input_shape), num_classes)
     except errors.ConfigError:
@@ -154,7 +154,9 @@ def build(spec, input_shape, num_classes, normalization):
         _refuse("builder", spec, f"returned {type(model).__name__}, not a tf.keras.Model; "
                 "return one (build it with tf.keras after `import tfprune`)")
     model, head = classifier(model, input_shape, num_classes, ("builder", spec))
-    return _with_input_layer(model, normalization), dict(builder=spec, head=head)
+    if normalization is not None:
+        model = _with_input_layer(model, normalization)
+    return model, dict(builder=spec, head=head)
 
 
 def _with_input_layer(model, layer):
