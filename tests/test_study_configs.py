@@ -1,12 +1,14 @@
 """The shipped study configs run the reference protocol (torchprune paper/lost): seeds,
-schedules, spacings, counting rules and distribution groups as the reference sets them."""
+schedules, spacings, counting rules and distribution groups as the reference sets them; configs/image_folder.py trains each application network on
+the folder it is given."""
 import importlib.util
 import os
 
 import pytest
 
+from conftest import config_file
 from tfprune import config as config_lib
-from tfprune import corruptions, distributions, results, study, train
+from tfprune import corruptions, distributions, errors, models, results, study, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -86,3 +88,17 @@ def test_quick_keeps_the_reference_rules_but_rescales_its_short_retraining():
 def test_an_unknown_study_network_is_refused_with_the_allowed_names():
     with pytest.raises(ValueError, match="allowed: resnet20, resnet56"):
         _config("configs/study.py", "resnet21")
+
+
+@pytest.mark.parametrize("network", list(models.APPLICATIONS))
+def test_the_image_folder_config_trains_an_application_on_the_folder_given(network, tmp_path):
+    config = config_file("image_folder")(network)
+    with pytest.raises(errors.ConfigError, match="data.dir: is empty; data.name=folder"):
+        config_lib.validate(config)
+    config.data.dir = str(tmp_path)
+    config_lib.validate(config)
+    assert config.model.name == network and config.data.name == "folder"
+    assert config.prune.methods == "wt,sipp,ft,pfp"
+    assert len(config.eval.corruptions) == 19 and config.export.variants == ("float32", "int8")
+    with pytest.raises(ValueError, match="unknown network 'resnet20'; allowed: mobilenet_v2"):
+        config_file("image_folder")("resnet20")
