@@ -47,17 +47,27 @@ def apply(model, pruned):
 
 def top_k_masks(scores, keep_count):
     """Keep the `keep_count` largest scores over all arrays; ties go to the earlier index."""
+    return ranked(scores)(keep_count)
+
+
+def ranked(scores):
+    """`top_k_masks` of `scores` for any keep count, the scores sorted once: a budget
+    search asks for some 25 counts, and sorting VGG16's 15 million scores takes 3 s."""
     flat = np.concatenate([np.ravel(s) for s in scores])
-    keep_count = int(np.clip(keep_count, 0, flat.size))
     order = np.argsort(-flat, kind="stable")
-    keep = np.zeros(flat.size, dtype=bool)
-    keep[order[:keep_count]] = True
-    threshold = float(flat[order[keep_count - 1]]) if keep_count else float("inf")
-    masks, start = [], 0
-    for score in scores:
-        masks.append(keep[start:start + score.size].reshape(score.shape).astype(np.float32))
-        start += score.size
-    return masks, [threshold] * len(scores)
+
+    def masks_for(keep_count):
+        keep_count = int(np.clip(keep_count, 0, flat.size))
+        keep = np.zeros(flat.size, dtype=bool)
+        keep[order[:keep_count]] = True
+        threshold = float(flat[order[keep_count - 1]]) if keep_count else float("inf")
+        masks, start = [], 0
+        for score in scores:
+            masks.append(keep[start:start + score.size].reshape(score.shape).astype(np.float32))
+            start += score.size
+        return masks, [threshold] * len(scores)
+
+    return masks_for
 
 
 def top_k_indices(scores, count):
@@ -121,7 +131,7 @@ def search(masks_for, target, low, high, steps=40, integer=False, guess=None):
 def global_top_k(model, target, scores):
     """Masks of the globally largest scores that meet `target` after settling."""
     total = wrappers.prunable_count(model)
-    return search(lambda k: top_k_masks(scores, k), target, target.keep_count - 1, total,
+    return search(ranked(scores), target, target.keep_count - 1, total,
                   integer=True, guess=target.keep_count)
 
 
