@@ -1,4 +1,4 @@
-"""A run killed with SIGKILL at 14 seeded points spread over every stage (data, parent
+"""A run killed with SIGKILL at 16 seeded points spread over every stage (data, parent
 training, evaluation and TFLite export, each method's pruning, retraining, evaluation
 and export, results.json, the report), resumed with the same command after each kill,
 ends with the results.json of an uninterrupted run and with its report.
@@ -30,7 +30,7 @@ import time
 from conftest import QUICK_RUN, ROOT, results_differences
 
 SEED = int(os.environ.get("TFPRUNE_FAULT_SEED", "21"))
-KILLS = 14  # every stage once, the rest in the longest phases
+KILLS = 16  # every stage once (14), two more in the longest phases
 METHODS = ("wt", "ft")  # ft: a structured method, shrunk before TFLite conversion
 RUN = [*QUICK_RUN, f"--config.prune.methods={','.join(METHODS)}"]
 # The stages in run order; a method's four recur in each of its cycles.
