@@ -13,7 +13,7 @@ from tfprune import cli
 
 COMMAND = [sys.executable, "-m", "tfprune.run", "--config", "configs/quickstart.py",
            "--config.train.epochs=2", "--config.data.max_train_examples=256",
-           "--config.prune.ratios=(0.5,)", "--config.prune.retrain_epochs=3",
+           "--config.prune.ratios=(0.5,)", "--config.prune.retrain_epochs=20",
            "--config.eval.corruptions=('contrast',)", "--config.eval.noise_images=0",
            "--config.eval.reference_network=False", "--config.export.tflite=False",
            "--config.eval.stop_at_chance_parent=False", "--config.eval.control_network=False"]
@@ -32,7 +32,10 @@ def test_sigint_ends_in_one_line_with_exit_130_and_the_run_continues(tmp_path):
                                stderr=subprocess.PIPE, text=True)
     try:
         for line in process.stdout:
-            if line.startswith("[wt] cycle 1/1"):  # the parent is finished, the cycle begins
+            # The parent is finished and saved, the cycle's 20 epochs of retraining begin
+            # (the "[wt] cycle 1/1" line comes when they end: too late, the run may finish
+            # before the signal arrives).
+            if line.startswith("Epoch 1/20"):
                 break
         parent = os.path.join(workdir, "checkpoints", "parent.keras")
         finished = {path: _digest(path) for path in (parent, parent[:-len(".keras")] + ".json")}
