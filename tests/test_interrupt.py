@@ -28,8 +28,11 @@ def test_sigint_ends_in_one_line_with_exit_130_and_the_run_continues(tmp_path):
     workdir = str(tmp_path / "run")
     command = [*COMMAND, f"--workdir={workdir}"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # A pytest-xdist worker ignores SIGINT and a child inherits that (Python then installs
+    # no KeyboardInterrupt handler): the run gets Ctrl-C's default, as from a terminal.
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in process.stdout:
             # The parent is finished and saved, the cycle's 20 epochs of retraining begin
