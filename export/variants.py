@@ -18,6 +18,7 @@ physically shrunk first, see `deployable`):
   export.pqat_lr); the file's facts count the pruned zeros that survived in it.
 """
 import dataclasses
+import warnings
 
 import tfprune  # noqa: F401
 import tensorflow as tf
@@ -79,7 +80,11 @@ def convert(model, variant="float32", representative=None):
         converter.representative_dataset = lambda: ([image[None]] for image in representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = tf.int8
-    return converter.convert()
+    with warnings.catch_warnings():
+        # A warning for converters without calibration data: here the int8 input's
+        # scale and zero point come from the representative images.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()
 
 
 def deployable(model, structured):
