@@ -8,11 +8,11 @@ Arguments, comma-separated after the file name (`configs/resnet20.py:quick,robus
   one network, a 10-epoch parent, 5 cycles of 3 retraining epochs on the schedule
   rescaled to them, six corruptions, no noise sweep.
 - cpu: a CPU-sized protocol whose parent passes its own control (retrained without
-  pruning, its nominal accuracy should move less than 0.25 points): a 40-epoch one-cycle
+  pruning, its nominal accuracy should move less than 0.25 points): an 80-epoch one-cycle
   parent, then 6 targets from 30% to 95% pruned, each retrained 8 epochs on the
   one-cycle schedule rescaled to them; WT and FT; the six corruptions at severity 3 and
   a noise sweep of 500 images; bf16 training where the CPU has it (train.precision=auto).
-  About 2-3 hours on 2 cores (docs/trust.md has the measured cost).
+  About 2.5 hours on 2 cores (docs/trust.md has the measured cost).
 - robust: the study's robust-training arm (paper/lost/param/cifar_c): train and prune on
   images corrupted by nine CIFAR-10-C corruptions (severity 0-5), 16 keep ratios from
   0.80 to 0.03, each one retrained; the train group is nominal and the nine at
@@ -44,7 +44,7 @@ def get_config(arg=""):
         raise ValueError("configs/resnet20.py: quick and cpu are two protocols; pick one")
     if "cpu" in arguments:
         config.seeds = ()
-        config.train.update(epochs=40, warmup_epochs=0, lr_schedule="one_cycle",
+        config.train.update(epochs=80, warmup_epochs=0, lr_schedule="one_cycle",
                             one_cycle_peak=0.3, precision="auto")
         config.prune.ratios = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
         config.prune.methods = "wt,ft"

@@ -85,6 +85,20 @@ def test_quick_keeps_the_reference_rules_but_rescales_its_short_retraining():
     assert config.prune.retrain_schedule == "rescaled"
 
 
+def test_cpu_runs_six_targets_on_one_cycle_with_its_control():
+    config = _config("configs/resnet20.py", "cpu")
+    assert config_lib.target_ratios(config.prune) == pytest.approx([0.3, 0.5, 0.7, 0.8, 0.9, 0.95])
+    assert config.prune.methods == "wt,ft" and config.eval.control_network
+    assert config.train.lr_schedule == "one_cycle" and config.prune.retrain_schedule == "rescaled"
+    schedule = train.lr_schedule(config.train, config.prune.retrain_epochs, steps_per_epoch=10,
+                                 rescale=True)
+    rates = [float(schedule(step)) for step in range(config.prune.retrain_epochs * 10)]
+    peak = rates.index(max(rates))  # one cycle up and down within the 8 retraining epochs
+    assert max(rates) == pytest.approx(config.train.lr, rel=1e-3)
+    assert peak == round(config.train.one_cycle_peak * len(rates))
+    assert rates[0] == pytest.approx(config.train.lr / 25, rel=1e-2) and rates[-1] < rates[0]
+
+
 def test_an_unknown_study_network_is_refused_with_the_allowed_names():
     with pytest.raises(ValueError, match="allowed: resnet20, resnet56"):
         _config("configs/study.py", "resnet21")
