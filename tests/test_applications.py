@@ -111,3 +111,16 @@ def test_macs_count_depthwise_convolutions():
                                               depth_multiplier=2)(inputs)
     # 4 x 4 output positions, 4 * 2 output channels, 3 * 3 weights each
     assert flops.macs(tf.keras.Model(inputs, outputs)) == 4 * 4 * 8 * 9
+
+
+def test_application_batch_norm_statistics_move_at_the_study_momentum():
+    """One training call moves a zero moving mean to 0.1 of its batch's mean (momentum
+    0.9): the applications' own 0.999 could not follow a few thousand steps."""
+    model = models.build("mobilenet_v2", (32, 32, 3))
+    first = next(layer for layer in model.layers
+                 if isinstance(layer, tf.keras.layers.BatchNormalization))
+    images = tf.random.stateless_uniform((8, 32, 32, 3), (1, 2), 0, 255)
+    batch_mean = tf.reduce_mean(tf.keras.Model(model.input, first.input)(images), (0, 1, 2))
+    model(images, training=True)
+    np.testing.assert_allclose(first.moving_mean.numpy(), 0.1 * batch_mean.numpy(),
+                               rtol=1e-4, atol=1e-6)
