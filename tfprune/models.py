@@ -244,11 +244,9 @@ def _application(builder, x, num_classes, **options):
     """A tf.keras.applications network on `x` (the registry's normalised input), returning
     logits. MobileNetV3's own Rescaling is left out (the registry normalises already);
     EfficientNet always builds its Rescaling(1/255) and Normalization, which its stem
-    BatchNormalization absorbs. Its BatchNormalization momentum becomes the study
-    networks' 0.9: the applications' 0.999 suits ImageNet's 10,000 steps per epoch, but
-    over the few thousand steps of a training here the moving statistics lag the weights
-    (MobileNetV2 on 9,000 images: 12% validation accuracy at epoch 15 of 30, training
-    accuracy 61%), and a 4-epoch retraining could not move them at all."""
+    BatchNormalization absorbs. BatchNormalization momentum becomes the study networks'
+    0.9: the applications' 0.999 suits ImageNet-length epochs, and over a few thousand
+    steps its moving statistics lag the weights (docs/methods.md has the measurement)."""
     network = builder(input_tensor=x, weights=None, classes=num_classes,
                       classifier_activation=None, **options)
     for layer in network.layers:
