@@ -71,3 +71,28 @@ def test_the_exact_mode_keeps_a_dead_channel_whose_batchnorm_shift_is_not_zero()
     np.testing.assert_array_equal(_alive_channels(model)["relu"], [False, False, True])
     np.testing.assert_array_equal(_alive_channels(model, exact_norms=True)["relu"],
                                   [True, False, True])
+
+
+def test_a_graph_reused_over_changing_masks_gives_what_a_fresh_graph_gives():
+    """The graph keeps each layer's last probe: a search's next masks must still see
+    their own liveness (squeeze-and-excitation gates and hard-swish included)."""
+    model = tf.keras.applications.MobileNetV3Small(
+        input_shape=(32, 32, 3), weights=None, classes=5, include_preprocessing=False)
+    reused = channels.ChannelGraph(model)
+    rng = np.random.default_rng(0)
+    kernels = reused.kernels()
+    for fraction in (0.2, 0.6, 0.2, 0.9):  # back to an earlier pattern, too
+        masked = {}
+        for name, kernel in kernels.items():
+            kept = rng.random(kernel.shape[-1]) >= fraction
+            masked[name] = kernel * kept  # whole filters, as a structured method removes
+        expected_alive = channels.ChannelGraph(model).alive(masked)
+        alive = reused.alive(masked)
+        for name, units in expected_alive.items():
+            np.testing.assert_array_equal(alive[name], units, err_msg=name)
+        fresh = channels.ChannelGraph(model)
+        expected_used = fresh.used(masked, fresh.alive(masked))
+        used = reused.used(masked, alive)
+        for name, units in expected_used.items():
+            np.testing.assert_array_equal(used[name], units, err_msg=name)
+        assert not all(units.all() for units in used.values())

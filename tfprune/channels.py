@@ -66,6 +66,12 @@ def kernel_view(kernel):
     return kernel if kernel.ndim == 4 else kernel.reshape(1, 1, *kernel.shape)
 
 
+def connections(kernel):
+    """(inputs, outputs) bool: does a non-zero weight join input channel i to output
+    channel o? All that liveness reads of a kernel, a ninth of a 3x3 convolution's."""
+    return (kernel_view(kernel) != 0).any(axis=(0, 1))
+
+
 def _read_from_kernel(layer):
     """Is `layer` (wrapped or not) a Conv2D/Dense whose kernel maps last-axis input channels
     to last-axis outputs (ungrouped, channels last), so its liveness follows the kernel?"""
@@ -199,6 +205,21 @@ class ChannelGraph:
             layer.name: _zero_response(layer) for layer, _ in self.nodes
             if layer.name in self._from_kernel
             or (exact_norms and isinstance(layer, _NORMS))}
+        self._last_probes = {}  # (layer name, probe): (its arguments' bytes, its result)
+
+    def _probed(self, probe, layer, *units):
+        """`probe`(layer, *units, constants), reusing the layer's last result for the same
+        units: a mask search settles a network some 25 times, two passes each, and most
+        layers see the liveness they saw the time before (a probe is a Keras call)."""
+        key = b"".join(np.packbits(u).tobytes() + bytes(str(u.shape), "ascii")
+                       for u in tf.nest.flatten(units))
+        last = self._last_probes.get((layer.name, probe))
+        if last is None or last[0] != key:
+            last = key, probe(layer, *units, self._constants[layer.name])
+            for array in tf.nest.flatten(last[1]):
+                array.setflags(write=False)  # shared by the calls that reuse it
+            self._last_probes[layer.name, probe] = last
+        return last[1]
 
     def kernels(self):
         """{layer name: kernel} of the layers read from their kernels, as the model holds them."""
@@ -230,16 +251,16 @@ class ChannelGraph:
             if isinstance(layer, tf.keras.layers.InputLayer):
                 alive[layer.name] = np.ones(layer.get_config()["batch_input_shape"][1:], bool)
             elif layer.name in self._from_kernel:
-                kernel = kernel_view(kernels[layer.name])
-                reached = (kernel[..., per_channel(alive[inbound[0]]), :] != 0).any(axis=(0, 1, 2))
+                joined = connections(kernels[layer.name])
+                reached = joined[per_channel(alive[inbound[0]])].any(axis=0)
                 alive[layer.name] = self._zero_responses[layer.name] | reached
             elif isinstance(layer, _NORMS):
                 alive[layer.name] = alive[inbound[0]]
                 if self.exact_norms:
                     alive[layer.name] = alive[layer.name] | self._zero_responses[layer.name]
             else:
-                alive[layer.name] = _forward_probe(layer, [alive[name] for name in inbound],
-                                                   self._constants[layer.name])
+                alive[layer.name] = self._probed(_forward_probe, layer,
+                                                 [alive[name] for name in inbound])
         return alive
 
     def used(self, kernels, alive):
@@ -253,14 +274,13 @@ class ChannelGraph:
                 continue
             reads = used[layer.name]
             if layer.name in self._from_kernel:
-                kernel = kernel_view(kernels[layer.name])
-                needed = (kernel[..., per_channel(reads)] != 0).any(axis=(0, 1, 3))
+                needed = connections(kernels[layer.name])[:, per_channel(reads)].any(axis=1)
                 contributions = [np.broadcast_to(needed, alive[inbound[0]].shape)]
             elif isinstance(layer, _NORMS) and not self.exact_norms:
                 contributions = [reads]
             else:
-                contributions = _backward_probe(layer, [alive[name] for name in inbound], reads,
-                                                self._constants[layer.name])
+                contributions = self._probed(_backward_probe, layer,
+                                             [alive[name] for name in inbound], reads)
             for name, contribution in zip(inbound, contributions):
                 used[name] = used[name] | contribution
         return used

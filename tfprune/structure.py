@@ -84,10 +84,10 @@ def settle(model, masks, graph=None):
     graph = graph or channels.ChannelGraph(model)
     sources = {layer.name: inbound[0] for layer, inbound in graph.nodes if inbound}
     names = [layer.name for layer in wrappers.prunable_nodes(model)]
-    kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]
+    nonzero = [k.numpy() != 0 for k in wrappers.prunable_kernels(model)]
     masks = [np.asarray(m, np.float32).copy() for m in masks]
     for _ in range(8):  # each pass can only remove more; two or three settle it
-        masked = {name: k * m for name, k, m in zip(names, kernels, masks)}
+        masked = {name: n & (m != 0) for name, n, m in zip(names, nonzero, masks)}
         alive = graph.alive(masked)
         used = graph.used(masked, alive)
         changed = False

@@ -86,17 +86,18 @@ def search(masks_for, target, low, high, steps=40, integer=False, guess=None):
     earlier one (many do where each step adds a whole tile of channels) reuse its
     settled result instead of settling again."""
     model, keep_count = target.rule.model, target.keep_count
-    kernels = [k.numpy() for k in wrappers.prunable_kernels(model)]
+    nonzero = [k.numpy() != 0 for k in wrappers.prunable_kernels(model)]
     others = (sum(w.shape.num_elements() for w in model.trainable_weights)
-              - sum(k.size for k in kernels))
+              - sum(n.size for n in nonzero))
     settled, tried = {}, []
 
     def evaluate(knob):
         masks, thresholds = masks_for(knob)
-        key = hashlib.sha1(b"".join(m.tobytes() for m in masks)).digest()
+        key = hashlib.sha1(b"".join(np.packbits(m != 0).tobytes() for m in masks)).digest()
         if key not in settled:
             result = target.rule.settle(masks)
-            kept = sum(int(np.count_nonzero(k * m)) for k, m in zip(kernels, result.masks))
+            kept = sum(int(np.count_nonzero(n & (m != 0)))
+                       for n, m in zip(nonzero, result.masks))
             settled[key] = result, kept - result.removed
         result, kept = settled[key]
         tried.append((Pruned(result.masks, thresholds, result.others, result.held), kept))
