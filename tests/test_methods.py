@@ -1,5 +1,6 @@
 """The four methods against their definitions: hand-computed sensitivities, budgets met,
 structured masks whole, determinism, and every method through the TF-MOT wrapper."""
+import functools
 import itertools
 
 import numpy as np
@@ -84,8 +85,11 @@ def _parameters_after(model, masks):
 
 @pytest.fixture(scope="module")
 def registry():
-    return {name: models.build(name, (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3, seed=0)
-            for name in models.MODELS}
+    """name -> that registry model, built on first use (the cases need six of ten)."""
+    @functools.cache
+    def build(name):
+        return models.build(name, (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3, seed=0)
+    return build
 
 
 @pytest.mark.parametrize("method", methods.assigned_names())
@@ -94,7 +98,7 @@ def registry():
 def test_target_ratio_is_met_on_every_registry_model(registry, method, name):
     if method in ("sipp", "pfp") and name in ("wrn16_8", "vgg16_bn", "resnet56"):
         pytest.skip("data-informed scoring of the large models belongs in benchmarks")
-    model = registry[name]
+    model = registry(name)
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
     # Untrained, with the reference's init (PyTorch's Linear: U(+-1/sqrt(fan_in))), the
     # classifiers of resnet56 and densenet22 hold the smallest weights: beyond about 55%
@@ -112,7 +116,7 @@ def test_target_ratio_is_met_on_every_registry_model(registry, method, name):
 
 @pytest.mark.parametrize("method", methods.structured_names())
 def test_structured_masks_are_whole_filters_and_channels(registry, method):
-    model = registry["resnet20"]
+    model = registry("resnet20")
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
     masks = methods.get(method).bind()(model, cascade.keep_budget(
         model, 0.7, models.count_params(model)), images).masks
