@@ -262,3 +262,20 @@ def test_a_parent_at_chance_level_names_the_input_scale(tmp_path):
     with pytest.raises(errors.ConfigError, match="is chance level for 10 classes; the model "
                        r"gets raw 0..255 pixels \(put its preprocessing in the model\)"):
         pipeline.run(config, str(tmp_path / "run"), log=lambda _: None)
+
+
+def test_a_parent_at_chance_by_its_moving_statistics_names_them(trained, tmp_path):
+    """A trained classifier whose BatchNormalization moving statistics do not fit its
+    weights is at chance in inference mode but not with batch statistics: the run stops
+    naming the statistics, not the input scale."""
+    model = tf.keras.models.load_model(trained[0])
+    norm, = [layer for layer in model.layers if isinstance(layer, L.BatchNormalization)]
+    norm.moving_mean.assign(np.full(norm.moving_mean.shape, 1e3, np.float32))  # all dead
+    config = tiny_config()
+    config.model.path = str(tmp_path / "stale_statistics.keras")
+    config.eval.stop_at_chance_parent = True
+    model.save(config.model.path)
+    with pytest.raises(errors.ConfigError, match=r"is chance level for 10 classes, but \d+\.\d% "
+                       "with its BatchNormalization on batch statistics: its moving statistics "
+                       "do not fit its weights; recompute them"):
+        pipeline.run(config, str(tmp_path / "run"), log=lambda _: None)

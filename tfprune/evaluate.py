@@ -17,6 +17,18 @@ def predict_logits(model, images, batch_size):
     return model.predict(batches, verbose=0)
 
 
+def logits_with_batch_statistics(model, images, batch_size):
+    """The logits with every BatchNormalization normalising by its batch's statistics, not
+    its moving ones (training mode, on a copy, so the moving statistics stay): a saved
+    model whose moving statistics do not fit its weights is at chance in inference mode
+    but not here."""
+    copy = tf.keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return np.concatenate([copy(tf.cast(images[start:start + batch_size], tf.float32),
+                                training=True).numpy()
+                           for start in range(0, len(images), batch_size)])
+
+
 def outputs(logits_of, distributions, reference=None):
     """Per distribution `d`: `d:pred` (top-1 labels) and `d:<key>` of every output metric
     (metrics.OUTPUT_METRICS); those versus the parent given the `reference` (parent)

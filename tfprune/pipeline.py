@@ -171,11 +171,25 @@ class _Evaluator:
         return dict(outputs=outputs, export=exported, eval_precision=by_policy)
 
 
-def _refuse_untrained(config, labels, classes, outputs):
+def _refuse_untrained(config, nominal, classes, outputs, parent_path):
     """A parent at chance level (no training, a diverged one) makes every prune potential
-    meaningless: stop before pruning it."""
+    meaningless: stop before pruning it. A user's model at chance that is not with batch
+    statistics carries moving statistics that do not fit its weights (a BatchNormalization
+    momentum too slow for the steps it was trained), which its preprocessing cannot fix."""
+    labels = nominal.labels
     accuracy = metrics.accuracy(outputs["nominal:pred"], labels)
-    if accuracy <= metrics.chance_ceiling(classes, len(labels)) and config.model.path:
+    ceiling = metrics.chance_ceiling(classes, len(labels))
+    if accuracy <= ceiling and config.model.path:
+        batch_logits = evaluate.logits_with_batch_statistics(
+            storage.load_model(parent_path), nominal.images, config.eval.batch_size)
+        batch_accuracy = metrics.accuracy(batch_logits.argmax(axis=-1), labels)
+        if batch_accuracy > ceiling:
+            raise errors.ConfigError(
+                f"config.model.path={config.model.path}: nominal accuracy {accuracy:.1%} is "
+                f"chance level for {classes} classes, but {batch_accuracy:.1%} with its "
+                "BatchNormalization on batch statistics: its moving statistics do not fit "
+                "its weights; recompute them (a training-mode pass over training images) or "
+                "set model.train_parent=True; with --fresh")
         raise errors.ConfigError(
             f"config.model.path={config.model.path}: nominal accuracy {accuracy:.1%} is "
             f"chance level for {classes} classes; the model gets raw 0..255 pixels (put its "
@@ -253,8 +267,8 @@ def run(config, run_dir, log=print, only_method=None):
     parent = dict(params=_record(parent_path)["params"],
                   **evaluator(workdir.PARENT, parent_path))
     if config.eval.stop_at_chance_parent:
-        _refuse_untrained(config, distributions["nominal"].labels, dataset.num_classes,
-                          parent["outputs"])
+        _refuse_untrained(config, distributions["nominal"], dataset.num_classes,
+                          parent["outputs"], parent_path)
     reference = None
     if config.eval.reference_network:
         reference_path = _train_network(config, dataset, run_dir, log, workdir.REFERENCE,
