@@ -19,9 +19,9 @@ def predict_logits(model, images, batch_size):
 
 def logits_with_batch_statistics(model, images, batch_size):
     """The logits with every BatchNormalization normalising by its batch's statistics, not
-    its moving ones (training mode, on a copy, so the moving statistics stay): a saved
-    model whose moving statistics do not fit its weights is at chance in inference mode
-    but not here."""
+    its moving ones (training mode, dropout on too, on a copy, so the moving statistics
+    stay): a saved model whose moving statistics do not fit its weights is at chance in
+    inference mode but not here."""
     copy = tf.keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     return np.concatenate([copy(tf.cast(images[start:start + batch_size], tf.float32),
