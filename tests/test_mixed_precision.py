@@ -85,6 +85,13 @@ def test_auto_follows_the_hardware(tmp_path):
     assert precision.resolve("auto", plain_cpu, gpus=[(8, 0)]).policy == "mixed_float16"
     assert precision.resolve("auto", plain_cpu, gpus=[(6, 1)]).policy == precision.FLOAT32
     assert precision.resolve(BF16, plain_cpu, gpus=[]).policy == BF16  # as asked
+    bf16_cpu = _cpuinfo(tmp_path, ["avx2", "amx_bf16"])
+    depthwise = models.build("mobilenet_v2", (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3)
+    chosen = precision.resolve("auto", bf16_cpu, gpus=[], network=depthwise)
+    assert chosen.policy == precision.FLOAT32 and "DepthwiseConv2D" in chosen.reason
+    plain = models.build("resnet20", (32, 32, 3), 10, (120.0,) * 3, (60.0,) * 3)
+    assert precision.resolve("auto", bf16_cpu, gpus=[], network=plain).policy == BF16
+    assert precision.resolve(BF16, bf16_cpu, gpus=[], network=depthwise).policy == BF16
     with pytest.raises(errors.ConfigError, match="mixed_float16 needs a GPU"):
         precision.resolve("mixed_float16", plain_cpu, gpus=[])
 

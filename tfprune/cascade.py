@@ -145,10 +145,10 @@ def run(method_name, parent_path, dataset, config, run_dir, log=print):
     declared = methods_lib.get(method_name)
     method = declared.bind(config.prune)
     strategy = strategy_lib.get(config.train.strategy)
-    chosen = precision.resolve(config.train.precision)
     output = strategy_lib.output_dir(run_dir)
     with strategy.scope():
         model = storage.load_model(parent_path)
+    chosen = precision.resolve(config.train.precision, network=model)
     total_params = models.count_params(model)
     images, labels = dataset.val_images.astype(np.float32), dataset.val_labels
     ratios = config_lib.target_ratios(config.prune)

@@ -44,10 +44,10 @@ def _train_network(config, dataset, run_dir, log, name, seed, unit=None, start=N
     # Layer names as in a fresh process, whatever this one built before (a sweep runs
     # several seeds in one process): checkpoints and TFLite files do not depend on it.
     tf.keras.backend.reset_uids()
-    chosen = precision.resolve(config.train.precision)
     with strategy.scope():
         network, source = (storage.load_model(start), None) if start else _network_for(
             config, dataset, seed, log)
+        chosen = precision.resolve(config.train.precision, network=network)
         model = precision.with_policy(network, chosen.policy)
     epochs = config.prune.retrain_epochs if start else config.train.epochs
     if not start and config.model.path and not config.model.train_parent:

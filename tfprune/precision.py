@@ -57,9 +57,18 @@ def gpu_capabilities():
     return found
 
 
-def resolve(requested, flags=None, gpus=None):
+def _depthwise_layers(network):
+    return [layer.name for layer in network.submodules
+            if isinstance(layer, tf.keras.layers.DepthwiseConv2D)]
+
+
+def resolve(requested, flags=None, gpus=None, network=None):
     """The Choice for `train.precision=requested` on this machine (or on one with the CPU
-    `flags` and GPU capabilities `gpus`, given)."""
+    `flags` and GPU capabilities `gpus`, given) for `network`, the model to be trained.
+
+    On a CPU, `auto` keeps a network with depthwise convolutions at float32: oneDNN
+    trains them slower in bf16 (MobileNetV2 0.56x, MobileNetV3Small 0.39x, EfficientNetB0
+    0.34x of float32's images/s on an AMX Xeon; ResNet20 2.07x; docs/performance.md)."""
     flags = cpu_flags() if flags is None else frozenset(flags)
     gpus = gpu_capabilities() if gpus is None else list(gpus)
     bf16_cpu = sorted(set(BF16_CPU_FLAGS) & flags)
@@ -73,6 +82,10 @@ def resolve(requested, flags=None, gpus=None):
     if tensor_cores:
         return Choice(requested, "mixed_float16",
                       f"GPU with tensor cores (compute capability {tensor_cores[0]})")
+    depthwise = [] if network is None else _depthwise_layers(network)
+    if bf16_cpu and not gpus and depthwise:
+        return Choice(requested, FLOAT32, f"CPU flags {', '.join(bf16_cpu)}, but "
+                      f"{len(depthwise)} DepthwiseConv2D layers, which train slower in bf16")
     if bf16_cpu and not gpus:
         return Choice(requested, "mixed_bfloat16", f"CPU flags {', '.join(bf16_cpu)}")
     return Choice(requested, FLOAT32, "no bf16 CPU flags (" + ", ".join(BF16_CPU_FLAGS)
