@@ -93,9 +93,9 @@ def base():
         # this 2-core CPU (oneDNN's convolutions beat XLA's); try it on a GPU.
         jit_compile=False,
         # tfprune.precision: float32 | mixed_bfloat16 (CPUs with AMX or AVX-512 BF16, TPUs,
-        # recent GPUs) | mixed_float16 (GPUs, loss-scaled) | auto (bf16 on such a CPU,
-        # float16 on a GPU with tensor cores, else float32). Parent and every cycle train
-        # so; checkpoints, evaluation and export stay float32.
+        # recent GPUs) | mixed_float16 (GPUs, loss-scaled) | auto (bf16 on such a CPU but
+        # for depthwise networks, float16 on a GPU with tensor cores, else float32). Parent
+        # and every cycle train so; checkpoints, evaluation and export stay float32.
         precision="float32",
     )
     config.prune = dict(
