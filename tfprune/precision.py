@@ -57,9 +57,9 @@ def gpu_capabilities():
     return found
 
 
-def _depthwise_layers(network):
-    return [layer.name for layer in network.submodules
-            if isinstance(layer, tf.keras.layers.DepthwiseConv2D)]
+def _depthwise_count(network):
+    return sum(isinstance(layer, tf.keras.layers.DepthwiseConv2D)
+               for layer in network.submodules)
 
 
 def resolve(requested, flags=None, gpus=None, network=None):
@@ -82,11 +82,11 @@ def resolve(requested, flags=None, gpus=None, network=None):
     if tensor_cores:
         return Choice(requested, "mixed_float16",
                       f"GPU with tensor cores (compute capability {tensor_cores[0]})")
-    depthwise = [] if network is None else _depthwise_layers(network)
-    if bf16_cpu and not gpus and depthwise:
-        return Choice(requested, FLOAT32, f"CPU flags {', '.join(bf16_cpu)}, but "
-                      f"{len(depthwise)} DepthwiseConv2D layers, which train slower in bf16")
     if bf16_cpu and not gpus:
+        depthwise = 0 if network is None else _depthwise_count(network)
+        if depthwise:
+            return Choice(requested, FLOAT32, f"CPU flags {', '.join(bf16_cpu)}, but "
+                          f"{depthwise} DepthwiseConv2D layers, which train slower in bf16")
         return Choice(requested, "mixed_bfloat16", f"CPU flags {', '.join(bf16_cpu)}")
     return Choice(requested, FLOAT32, "no bf16 CPU flags (" + ", ".join(BF16_CPU_FLAGS)
                   + ") and no GPU with tensor cores")
